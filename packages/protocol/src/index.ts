@@ -1,0 +1,2 @@
+export * from './crc32c.js'
+export * from './records/batch-header.js'
