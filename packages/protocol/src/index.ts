@@ -1,2 +1,6 @@
 export * from './crc32c.js'
 export * from './records/batch-header.js'
+export * from './codec.js'
+export type { ApiDefinition } from './api-definition.js'
+export * from './generated/index.js'
+export * from './framing.js'
