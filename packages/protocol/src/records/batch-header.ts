@@ -109,7 +109,10 @@ export function setBaseOffset(batch: Buffer, baseOffset: number): void {
 
 /** LogAppendTime: sets the timestamp type bit and maxTimestamp, then recomputes the CRC. */
 export function setLogAppendTime(batch: Buffer, timestamp: number): void {
-  batch.writeInt16BE(batch.readInt16BE(BatchHeader.attributes) | BatchAttributes.timestampTypeLogAppend, BatchHeader.attributes)
+  batch.writeInt16BE(
+    batch.readInt16BE(BatchHeader.attributes) | BatchAttributes.timestampTypeLogAppend,
+    BatchHeader.attributes,
+  )
   writeInt64(batch, BatchHeader.maxTimestamp, timestamp)
   writeBatchCrc(batch)
 }
