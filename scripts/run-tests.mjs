@@ -21,7 +21,12 @@ for (const pkg of readdirSync('packages')) {
 }
 const filters = process.argv.slice(2)
 const selected = filters.length ? files.filter((f) => filters.some((x) => f.includes(x))) : files
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...selected.sort()], {
-  stdio: 'inherit',
-})
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-reporter=spec', ...selected.sort()],
+  {
+    stdio: 'inherit',
+    env: { FLUXO_LOG_LEVEL: 'silent', ...process.env },
+  },
+)
 process.exit(result.status ?? 1)

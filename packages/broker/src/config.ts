@@ -1,0 +1,1054 @@
+/**
+ * Broker properties and topic configs: one table each, with Kafka's names, types, defaults and
+ * valid ranges (Kafka 4.0's documentation; KIP-1030 set the 4.0 values of segment.bytes' minimum and
+ * message.timestamp.after.max.ms' default). Each topic config names the broker property its default
+ * comes from ("Server Default Property" in Kafka's docs), so a topic without overrides inherits the
+ * broker's resolved values. Parsing follows Kafka's ConfigDef: values are trimmed, numbers are
+ * decimal, booleans are true/false in any case, lists are comma-separated.
+ */
+import { FluxoError } from '@fluxo/protocol'
+
+export type ConfigType = 'int' | 'long' | 'double' | 'boolean' | 'string' | 'list' | 'class' | 'password'
+export type ConfigValue = string | number | boolean | null | readonly string[]
+
+export interface ConfigDef {
+  name: string
+  type: ConfigType
+  /** null: unset, some other property (or a derived value) applies. */
+  default: ConfigValue
+  doc: string
+  validValues?: readonly string[]
+  min?: number
+  max?: number
+  /** Broker properties: the topic config whose broker-level default this is. */
+  topicConfig?: string
+  /** Topic configs: the broker property the default comes from. */
+  brokerConfig?: string
+}
+
+/** A bad property or topic config; `key` names it when there is one. Kafka answers INVALID_CONFIG. */
+export class ConfigError extends FluxoError {
+  readonly key: string | undefined
+
+  constructor(key: string | undefined, message: string, options?: { cause?: unknown }) {
+    super('ERR_FLUXO_CONFIG', message, options)
+    this.key = key
+  }
+}
+
+/**
+ * Kafka's Long.MAX_VALUE ("no limit") as a JavaScript number: larger longs are clamped to it, which
+ * changes no behaviour, since no limit of 2^53 ms or messages is ever reached.
+ */
+const LONG_MAX = Number.MAX_SAFE_INTEGER
+const INT_MIN = -2147483648
+const INT_MAX = 2147483647
+const MINUTE_MS = 60_000
+const HOUR_MS = 3_600_000
+
+/** Broker properties that stand in for an unset one (parseBrokerConfig resolves them, in this order). */
+const derivedFrom: Readonly<Record<string, readonly string[]>> = {
+  'log.roll.ms': ['log.roll.hours'],
+  'log.roll.jitter.ms': ['log.roll.jitter.hours'],
+  'log.retention.ms': ['log.retention.minutes', 'log.retention.hours'],
+  'log.flush.interval.ms': ['log.flush.scheduler.interval.ms'],
+}
+
+const COMPRESSION_TYPES = ['uncompressed', 'zstd', 'lz4', 'snappy', 'gzip', 'producer'] as const
+const TIMESTAMP_TYPES = ['CreateTime', 'LogAppendTime'] as const
+const CLEANUP_POLICIES = ['compact', 'delete'] as const
+
+export type CompressionType = (typeof COMPRESSION_TYPES)[number]
+export type TimestampType = (typeof TIMESTAMP_TYPES)[number]
+export type CleanupPolicy = (typeof CLEANUP_POLICIES)[number]
+
+export const topicConfigDefs: readonly ConfigDef[] = [
+  {
+    name: 'cleanup.policy',
+    type: 'list',
+    default: ['delete'],
+    validValues: CLEANUP_POLICIES,
+    brokerConfig: 'log.cleanup.policy',
+    doc: '"delete" discards old segments past the retention time or size; "compact" keeps the latest record per key; both may be given.',
+  },
+  {
+    name: 'compression.type',
+    type: 'string',
+    default: 'producer',
+    validValues: COMPRESSION_TYPES,
+    brokerConfig: 'compression.type',
+    doc: 'Final compression of the stored batches: a codec, "uncompressed", or "producer" to keep the codec the producer used.',
+  },
+  {
+    name: 'delete.retention.ms',
+    type: 'long',
+    default: 86400000,
+    min: 0,
+    brokerConfig: 'log.cleaner.delete.retention.ms',
+    doc: 'How long tombstones are kept on compacted topics, bounding how long a consumer reading from offset 0 may take to see them.',
+  },
+  {
+    name: 'file.delete.delay.ms',
+    type: 'long',
+    default: 60000,
+    min: 0,
+    brokerConfig: 'log.segment.delete.delay.ms',
+    doc: 'Time to wait before deleting a file from the filesystem.',
+  },
+  {
+    name: 'flush.messages',
+    type: 'long',
+    default: LONG_MAX,
+    min: 1,
+    brokerConfig: 'log.flush.interval.messages',
+    doc: 'Force an fsync of the log after this many appended messages. Off by default: durability comes from replication and the OS.',
+  },
+  {
+    name: 'flush.ms',
+    type: 'long',
+    default: LONG_MAX,
+    min: 0,
+    brokerConfig: 'log.flush.interval.ms',
+    doc: 'Force an fsync of the log when data has been unflushed this long. Off by default.',
+  },
+  {
+    name: 'index.interval.bytes',
+    type: 'int',
+    default: 4096,
+    min: 0,
+    brokerConfig: 'log.index.interval.bytes',
+    doc: 'How often (in log bytes) an entry is added to the offset index.',
+  },
+  {
+    name: 'max.message.bytes',
+    type: 'int',
+    default: 1048588,
+    min: 0,
+    brokerConfig: 'message.max.bytes',
+    doc: 'Largest record batch size allowed, after compression.',
+  },
+  {
+    name: 'message.timestamp.type',
+    type: 'string',
+    default: 'CreateTime',
+    validValues: TIMESTAMP_TYPES,
+    brokerConfig: 'log.message.timestamp.type',
+    doc: "Whether a record keeps the producer's timestamp (CreateTime) or gets the broker's append time (LogAppendTime).",
+  },
+  {
+    name: 'message.timestamp.before.max.ms',
+    type: 'long',
+    default: LONG_MAX,
+    min: 0,
+    brokerConfig: 'log.message.timestamp.before.max.ms',
+    doc: 'With CreateTime, the largest allowed difference between the broker time and an earlier record timestamp.',
+  },
+  {
+    name: 'message.timestamp.after.max.ms',
+    type: 'long',
+    default: 3600000,
+    min: 0,
+    brokerConfig: 'log.message.timestamp.after.max.ms',
+    doc: 'With CreateTime, the largest allowed difference between a later record timestamp and the broker time.',
+  },
+  {
+    name: 'min.insync.replicas',
+    type: 'int',
+    default: 1,
+    min: 1,
+    brokerConfig: 'min.insync.replicas',
+    doc: 'With acks=all, the fewest in-sync replicas that must acknowledge a write, else NOT_ENOUGH_REPLICAS.',
+  },
+  {
+    name: 'retention.bytes',
+    type: 'long',
+    default: -1,
+    brokerConfig: 'log.retention.bytes',
+    doc: 'Largest size a partition may grow to before old segments are deleted (delete policy); -1 for no limit.',
+  },
+  {
+    name: 'retention.ms',
+    type: 'long',
+    default: 604800000,
+    min: -1,
+    brokerConfig: 'log.retention.ms',
+    doc: 'How long a segment is kept before it is deleted (delete policy); -1 for no limit.',
+  },
+  {
+    name: 'segment.bytes',
+    type: 'int',
+    default: 1073741824,
+    min: 1048576,
+    brokerConfig: 'log.segment.bytes',
+    doc: 'Size of a log segment file: retention and compaction work a whole segment at a time.',
+  },
+  {
+    name: 'segment.ms',
+    type: 'long',
+    default: 604800000,
+    min: 1,
+    brokerConfig: 'log.roll.ms',
+    doc: 'Roll a new segment after this long even if the current one is not full, so that retention can delete it.',
+  },
+  {
+    name: 'segment.index.bytes',
+    type: 'int',
+    default: 10485760,
+    min: 4,
+    brokerConfig: 'log.index.size.max.bytes',
+    doc: 'Size of the index that maps offsets to file positions.',
+  },
+  {
+    name: 'segment.jitter.ms',
+    type: 'long',
+    default: 0,
+    min: 0,
+    brokerConfig: 'log.roll.jitter.ms',
+    doc: 'Largest random jitter subtracted from segment.ms, to avoid rolling every segment at once.',
+  },
+  {
+    name: 'min.compaction.lag.ms',
+    type: 'long',
+    default: 0,
+    min: 0,
+    brokerConfig: 'log.cleaner.min.compaction.lag.ms',
+    doc: 'Shortest time a record stays uncompacted.',
+  },
+  {
+    name: 'max.compaction.lag.ms',
+    type: 'long',
+    default: LONG_MAX,
+    min: 1,
+    brokerConfig: 'log.cleaner.max.compaction.lag.ms',
+    doc: 'Longest time a record may stay ineligible for compaction.',
+  },
+  {
+    name: 'min.cleanable.dirty.ratio',
+    type: 'double',
+    default: 0.5,
+    min: 0,
+    max: 1,
+    brokerConfig: 'log.cleaner.min.cleanable.ratio',
+    doc: 'Compact a log once its uncompacted part is at least this fraction of it.',
+  },
+  {
+    name: 'unclean.leader.election.enable',
+    type: 'boolean',
+    default: false,
+    brokerConfig: 'unclean.leader.election.enable',
+    doc: 'Allow an out-of-sync replica to become leader as a last resort, at the cost of data loss.',
+  },
+  {
+    name: 'flush.on.acks.all',
+    type: 'boolean',
+    default: false,
+    brokerConfig: 'log.flush.on.acks.all',
+    doc: 'Fluxo: when true, acks=all produce responses wait until the appended data is fsynced. See log.flush.on.acks.all.',
+  },
+]
+
+const brokerDefs: readonly ConfigDef[] = [
+  {
+    name: 'node.id',
+    type: 'int',
+    default: 1,
+    min: 0,
+    doc: "Id of this broker. Kafka requires it (default -1); Fluxo defaults to 1, the value in Kafka's sample server.properties.",
+  },
+  {
+    name: 'broker.id',
+    type: 'int',
+    default: -1,
+    min: -1,
+    doc: 'Older name of node.id: used when node.id is not set; when both are set they must be equal.',
+  },
+  {
+    name: 'cluster.id',
+    type: 'string',
+    default: null,
+    doc: 'Fluxo: the cluster id reported in Metadata and DescribeCluster. Generated and kept in the data directory when unset.',
+  },
+  {
+    name: 'listeners',
+    type: 'string',
+    default: 'PLAINTEXT://:9092',
+    doc: 'Comma-separated URIs to listen on, NAME://host:port; an empty host binds the default interface, 0.0.0.0 all of them.',
+  },
+  {
+    name: 'advertised.listeners',
+    type: 'string',
+    default: null,
+    doc: 'Listeners given to clients in Metadata, when they differ from listeners. Unset: listeners is used.',
+  },
+  {
+    name: 'log.dir',
+    type: 'string',
+    default: '/tmp/kafka-logs',
+    doc: 'Directory holding the log data, used when log.dirs is not set.',
+  },
+  {
+    name: 'log.dirs',
+    type: 'list',
+    default: null,
+    doc: 'Comma-separated directories holding the log data. Unset: log.dir is used.',
+  },
+  {
+    name: 'num.partitions',
+    type: 'int',
+    default: 1,
+    min: 1,
+    doc: 'Partitions of an auto-created topic, and of a created topic that does not say.',
+  },
+  {
+    name: 'default.replication.factor',
+    type: 'int',
+    default: 1,
+    doc: 'Replication factor of an auto-created topic, and of a created topic that does not say.',
+  },
+  {
+    name: 'auto.create.topics.enable',
+    type: 'boolean',
+    default: true,
+    doc: 'Create a topic when a client asks Metadata for one that does not exist.',
+  },
+  {
+    name: 'delete.topic.enable',
+    type: 'boolean',
+    default: true,
+    doc: 'Allow DeleteTopics; when false it answers TOPIC_DELETION_DISABLED.',
+  },
+  {
+    name: 'message.max.bytes',
+    type: 'int',
+    default: 1048588,
+    min: 0,
+    doc: 'Largest record batch size allowed, after compression.',
+  },
+  {
+    name: 'socket.request.max.bytes',
+    type: 'int',
+    default: 104857600,
+    min: 1,
+    doc: 'Largest request accepted; a larger size prefix closes the connection.',
+  },
+  {
+    name: 'socket.send.buffer.bytes',
+    type: 'int',
+    default: 102400,
+    doc: 'SO_SNDBUF of the server sockets; -1 for the OS default.',
+  },
+  {
+    name: 'socket.receive.buffer.bytes',
+    type: 'int',
+    default: 102400,
+    doc: 'SO_RCVBUF of the server sockets; -1 for the OS default.',
+  },
+  {
+    name: 'connections.max.idle.ms',
+    type: 'long',
+    default: 600000,
+    doc: 'Close connections idle for longer than this.',
+  },
+  {
+    name: 'log.segment.bytes',
+    type: 'int',
+    default: 1073741824,
+    min: 1048576,
+    doc: 'Largest size of a log segment file.',
+  },
+  {
+    name: 'log.roll.ms',
+    type: 'long',
+    default: null,
+    doc: 'Longest time before a new segment is rolled. Unset: log.roll.hours is used.',
+  },
+  {
+    name: 'log.roll.hours',
+    type: 'int',
+    default: 168,
+    min: 1,
+    doc: 'Longest time before a new segment is rolled, in hours; log.roll.ms takes precedence.',
+  },
+  {
+    name: 'log.roll.jitter.ms',
+    type: 'long',
+    default: null,
+    doc: 'Largest jitter subtracted from the roll time. Unset: log.roll.jitter.hours is used.',
+  },
+  {
+    name: 'log.roll.jitter.hours',
+    type: 'int',
+    default: 0,
+    min: 0,
+    doc: 'Largest jitter subtracted from the roll time, in hours; log.roll.jitter.ms takes precedence.',
+  },
+  {
+    name: 'log.flush.interval.messages',
+    type: 'long',
+    default: LONG_MAX,
+    min: 1,
+    doc: 'Messages accumulated on a partition before they are fsynced.',
+  },
+  {
+    name: 'log.flush.interval.ms',
+    type: 'long',
+    default: null,
+    doc: 'Longest time a message stays in memory before it is fsynced. Unset: log.flush.scheduler.interval.ms is used.',
+  },
+  {
+    name: 'log.flush.scheduler.interval.ms',
+    type: 'long',
+    default: LONG_MAX,
+    doc: 'How often the flusher checks whether a log needs an fsync.',
+  },
+  {
+    name: 'log.flush.on.acks.all',
+    type: 'boolean',
+    default: false,
+    doc:
+      'Fluxo: when true, a produce request with acks=all (-1) is answered only after the batches it appended are ' +
+      'fsynced, on top of the flush.messages/flush.ms policy. Kafka relies on replication to min.insync.replicas ' +
+      'instead of fsync; a single Fluxo node has no replicas, and this gives acks=all an on-disk meaning. Batches ' +
+      'of concurrent requests share one fsync. Topic config: flush.on.acks.all.',
+  },
+  {
+    name: 'log.retention.ms',
+    type: 'long',
+    default: null,
+    doc: 'How long a segment is kept before it is deleted; -1 for no limit. Takes precedence over minutes and hours.',
+  },
+  {
+    name: 'log.retention.minutes',
+    type: 'int',
+    default: null,
+    doc: 'How long a segment is kept, in minutes; used when log.retention.ms is unset.',
+  },
+  {
+    name: 'log.retention.hours',
+    type: 'int',
+    default: 168,
+    doc: 'How long a segment is kept, in hours; used when log.retention.ms and log.retention.minutes are unset.',
+  },
+  {
+    name: 'log.retention.bytes',
+    type: 'long',
+    default: -1,
+    doc: 'Largest size of a partition before old segments are deleted; -1 for no limit.',
+  },
+  {
+    name: 'log.retention.check.interval.ms',
+    type: 'long',
+    default: 300000,
+    min: 1,
+    doc: 'How often the retention policies are applied.',
+  },
+  {
+    name: 'log.segment.delete.delay.ms',
+    type: 'long',
+    default: 60000,
+    min: 0,
+    doc: 'Time to wait before deleting a file from the filesystem.',
+  },
+  {
+    name: 'log.index.interval.bytes',
+    type: 'int',
+    default: 4096,
+    min: 0,
+    doc: 'How often (in log bytes) an entry is added to the offset index.',
+  },
+  {
+    name: 'log.index.size.max.bytes',
+    type: 'int',
+    default: 10485760,
+    min: 4,
+    doc: 'Largest size of an offset index file.',
+  },
+  {
+    name: 'log.message.timestamp.type',
+    type: 'string',
+    default: 'CreateTime',
+    validValues: TIMESTAMP_TYPES,
+    doc: "Whether record timestamps are the producer's (CreateTime) or the broker's append time (LogAppendTime).",
+  },
+  {
+    name: 'log.message.timestamp.before.max.ms',
+    type: 'long',
+    default: LONG_MAX,
+    min: 0,
+    doc: 'With CreateTime, the largest allowed difference between the broker time and an earlier record timestamp.',
+  },
+  {
+    name: 'log.message.timestamp.after.max.ms',
+    type: 'long',
+    default: 3600000,
+    min: 0,
+    doc: 'With CreateTime, the largest allowed difference between a later record timestamp and the broker time.',
+  },
+  {
+    name: 'log.cleanup.policy',
+    type: 'list',
+    default: ['delete'],
+    validValues: CLEANUP_POLICIES,
+    doc: 'Default cleanup policy of the logs: delete, compact, or both.',
+  },
+  {
+    name: 'log.cleaner.enable',
+    type: 'boolean',
+    default: true,
+    doc: 'Run the log cleaner, which compacts topics with the compact policy.',
+  },
+  {
+    name: 'log.cleaner.delete.retention.ms',
+    type: 'long',
+    default: 86400000,
+    min: 0,
+    doc: 'How long tombstones are kept on compacted topics.',
+  },
+  {
+    name: 'log.cleaner.min.compaction.lag.ms',
+    type: 'long',
+    default: 0,
+    min: 0,
+    doc: 'Shortest time a record stays uncompacted.',
+  },
+  {
+    name: 'log.cleaner.max.compaction.lag.ms',
+    type: 'long',
+    default: LONG_MAX,
+    min: 1,
+    doc: 'Longest time a record may stay ineligible for compaction.',
+  },
+  {
+    name: 'log.cleaner.min.cleanable.ratio',
+    type: 'double',
+    default: 0.5,
+    min: 0,
+    max: 1,
+    doc: 'Compact a log once its uncompacted part is at least this fraction of it.',
+  },
+  {
+    name: 'min.insync.replicas',
+    type: 'int',
+    default: 1,
+    min: 1,
+    doc: 'With acks=all, the fewest in-sync replicas that must acknowledge a write.',
+  },
+  {
+    name: 'unclean.leader.election.enable',
+    type: 'boolean',
+    default: false,
+    doc: 'Allow an out-of-sync replica to become leader as a last resort, at the cost of data loss.',
+  },
+  {
+    name: 'compression.type',
+    type: 'string',
+    default: 'producer',
+    validValues: COMPRESSION_TYPES,
+    doc: 'Final compression of stored batches: a codec, "uncompressed", or "producer" to keep the producer\'s.',
+  },
+  {
+    name: 'group.initial.rebalance.delay.ms',
+    type: 'int',
+    default: 3000,
+    doc: 'How long the coordinator waits for more members to join a new group before its first rebalance.',
+  },
+  {
+    name: 'group.min.session.timeout.ms',
+    type: 'int',
+    default: 6000,
+    doc: 'Smallest session timeout a member may ask for; smaller ones get INVALID_SESSION_TIMEOUT.',
+  },
+  {
+    name: 'group.max.session.timeout.ms',
+    type: 'int',
+    default: 1800000,
+    doc: 'Largest session timeout a member may ask for; larger ones get INVALID_SESSION_TIMEOUT.',
+  },
+  {
+    name: 'offsets.retention.minutes',
+    type: 'int',
+    default: 10080,
+    min: 1,
+    doc: 'How long the committed offsets of a group are kept once the group is empty.',
+  },
+  {
+    name: 'offsets.topic.num.partitions',
+    type: 'int',
+    default: 50,
+    min: 1,
+    doc: "Partitions of __consumer_offsets: a group's coordinator is chosen by hashing its id onto them.",
+  },
+]
+
+const topicConfigByBroker = new Map(topicConfigDefs.map((d) => [d.brokerConfig, d.name]))
+
+export const brokerConfigDefs: readonly ConfigDef[] = brokerDefs.map((d) => {
+  const topicConfig = topicConfigByBroker.get(d.name)
+  return topicConfig === undefined ? d : { ...d, topicConfig }
+})
+
+const brokerDefsByName = new Map(brokerConfigDefs.map((d) => [d.name, d]))
+const topicDefsByName = new Map(topicConfigDefs.map((d) => [d.name, d]))
+
+export interface BrokerConfig {
+  nodeId: number
+  /** null: generate one (and keep it with the data). */
+  clusterId: string | null
+  listeners: string[]
+  /** advertised.listeners, or listeners when it is unset. */
+  advertisedListeners: string[]
+  /** log.dirs, or [log.dir] when it is unset. */
+  logDirs: string[]
+  numPartitions: number
+  defaultReplicationFactor: number
+  autoCreateTopicsEnable: boolean
+  deleteTopicEnable: boolean
+  messageMaxBytes: number
+  socketRequestMaxBytes: number
+  socketSendBufferBytes: number
+  socketReceiveBufferBytes: number
+  connectionsMaxIdleMs: number
+  logSegmentBytes: number
+  /** log.roll.ms, else log.roll.hours in ms. */
+  logRollMs: number
+  /** log.roll.jitter.ms, else log.roll.jitter.hours in ms. */
+  logRollJitterMs: number
+  logFlushIntervalMessages: number
+  /** log.flush.interval.ms, else log.flush.scheduler.interval.ms. */
+  logFlushIntervalMs: number
+  logFlushSchedulerIntervalMs: number
+  logFlushOnAcksAll: boolean
+  /** log.retention.ms, else minutes, else hours, in ms; -1 (no limit) for any negative value. */
+  logRetentionMs: number
+  logRetentionBytes: number
+  logRetentionCheckIntervalMs: number
+  logSegmentDeleteDelayMs: number
+  logIndexIntervalBytes: number
+  logIndexSizeMaxBytes: number
+  logMessageTimestampType: TimestampType
+  logMessageTimestampBeforeMaxMs: number
+  logMessageTimestampAfterMaxMs: number
+  logCleanupPolicy: CleanupPolicy[]
+  logCleanerEnable: boolean
+  logCleanerDeleteRetentionMs: number
+  logCleanerMinCompactionLagMs: number
+  logCleanerMaxCompactionLagMs: number
+  logCleanerMinCleanableRatio: number
+  minInsyncReplicas: number
+  uncleanLeaderElectionEnable: boolean
+  compressionType: CompressionType
+  groupInitialRebalanceDelayMs: number
+  groupMinSessionTimeoutMs: number
+  groupMaxSessionTimeoutMs: number
+  offsetsRetentionMinutes: number
+  offsetsRetentionMs: number
+  offsetsTopicNumPartitions: number
+  /** The properties that were set, as given (DescribeConfigs' STATIC_BROKER_CONFIG). */
+  raw: Readonly<Record<string, string>>
+}
+
+export interface ParsedBrokerConfig {
+  config: BrokerConfig
+  /** One message per ignored property (unknown to Fluxo), for the caller to log as Kafka does. */
+  warnings: string[]
+}
+
+export interface TopicConfig {
+  cleanupPolicy: CleanupPolicy[]
+  compressionType: CompressionType
+  deleteRetentionMs: number
+  fileDeleteDelayMs: number
+  flushMessages: number
+  flushMs: number
+  flushOnAcksAll: boolean
+  indexIntervalBytes: number
+  maxMessageBytes: number
+  messageTimestampType: TimestampType
+  messageTimestampBeforeMaxMs: number
+  messageTimestampAfterMaxMs: number
+  minInsyncReplicas: number
+  retentionBytes: number
+  retentionMs: number
+  segmentBytes: number
+  segmentMs: number
+  segmentIndexBytes: number
+  segmentJitterMs: number
+  minCompactionLagMs: number
+  maxCompactionLagMs: number
+  minCleanableDirtyRatio: number
+  uncleanLeaderElectionEnable: boolean
+  /** The topic's overrides, as given. */
+  raw: Readonly<Record<string, string>>
+  /** Where each topic config's value comes from: an override, a broker property that was set, or the default. */
+  sources: Readonly<Record<string, ConfigSource>>
+}
+
+/** DescribeConfigs' ConfigSource (KIP-226), the ones a topic config can have here. */
+export const ConfigSource = {
+  TOPIC_CONFIG: 1,
+  STATIC_BROKER_CONFIG: 4,
+  DEFAULT_CONFIG: 5,
+} as const
+export type ConfigSource = (typeof ConfigSource)[keyof typeof ConfigSource]
+
+/** A config entry as CreateTopics (v5+) and DescribeConfigs report it. */
+export interface ConfigEntry {
+  name: string
+  value: string | null
+  readOnly: boolean
+  configSource: ConfigSource
+  isSensitive: boolean
+}
+
+function invalid(def: ConfigDef, value: string, reason: string): ConfigError {
+  return new ConfigError(
+    def.name,
+    `Invalid value ${JSON.stringify(value)} for configuration ${def.name}: ${reason}`,
+  )
+}
+
+function parseNumber(def: ConfigDef, text: string, value: string): number {
+  if (def.type === 'double') {
+    const n = Number(text)
+    if (text === '' || !Number.isFinite(n)) throw invalid(def, value, 'not a number')
+    return n
+  }
+  if (!/^[+-]?\d+$/.test(text)) throw invalid(def, value, `not a number of type ${def.type}`)
+  if (def.type === 'int') {
+    const n = Number(text)
+    if (n < INT_MIN || n > INT_MAX) throw invalid(def, value, 'out of range for an int')
+    return n
+  }
+  const n = BigInt(text)
+  if (n < -(2n ** 63n) || n >= 2n ** 63n) throw invalid(def, value, 'out of range for a long')
+  return Math.max(-LONG_MAX, Math.min(LONG_MAX, Number(n)))
+}
+
+/** A property's string value, parsed and checked against its definition. */
+function parseValue(def: ConfigDef, value: string): ConfigValue {
+  const text = def.type === 'password' ? value : value.trim()
+  switch (def.type) {
+    case 'int':
+    case 'long':
+    case 'double': {
+      const n = parseNumber(def, text, value)
+      if (def.min !== undefined && n < def.min) throw invalid(def, value, `must be at least ${def.min}`)
+      if (def.max !== undefined && n > def.max) throw invalid(def, value, `must be at most ${def.max}`)
+      return n
+    }
+    case 'boolean': {
+      const lower = text.toLowerCase()
+      if (lower !== 'true' && lower !== 'false') throw invalid(def, value, 'expected true or false')
+      return lower === 'true'
+    }
+    case 'list': {
+      const items = text === '' ? [] : text.split(',').map((s) => s.trim())
+      const valid = def.validValues
+      const bad = valid === undefined ? undefined : items.find((item) => !valid.includes(item))
+      if (bad !== undefined)
+        throw invalid(def, value, `${JSON.stringify(bad)} is not one of ${valid?.join(', ')}`)
+      return items
+    }
+    default:
+      if (def.validValues && !def.validValues.includes(text))
+        throw invalid(def, value, `must be one of ${def.validValues.join(', ')}`)
+      return text
+  }
+}
+
+/** Typed access to parsed values; the table guarantees the type, these only narrow it. */
+class Values {
+  constructor(private readonly get: (name: string) => ConfigValue) {}
+
+  num(name: string): number {
+    return this.get(name) as number
+  }
+
+  optNum(name: string): number | null {
+    return this.get(name) as number | null
+  }
+
+  bool(name: string): boolean {
+    return this.get(name) as boolean
+  }
+
+  str<T extends string = string>(name: string): T {
+    return this.get(name) as T
+  }
+
+  optStr(name: string): string | null {
+    return this.get(name) as string | null
+  }
+
+  list<T extends string = string>(name: string): T[] {
+    return [...(this.get(name) as readonly T[])]
+  }
+
+  optList(name: string): string[] | null {
+    const v = this.get(name) as readonly string[] | null
+    return v === null ? null : [...v]
+  }
+}
+
+function splitListeners(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+}
+
+/**
+ * Parses broker properties (a server.properties): unknown names become warnings, a bad value throws
+ * ConfigError naming the key. Derived values are resolved as Kafka's KafkaConfig does.
+ */
+export function parseBrokerConfig(props: Readonly<Record<string, string>>): ParsedBrokerConfig {
+  const supplied = new Map<string, ConfigValue>()
+  const raw: [string, string][] = []
+  const warnings: string[] = []
+  for (const [key, value] of Object.entries(props)) {
+    const def = brokerDefsByName.get(key)
+    if (def === undefined) {
+      warnings.push(`The configuration '${key}' was supplied but isn't a known config.`)
+      continue
+    }
+    supplied.set(key, parseValue(def, value))
+    raw.push([key, value])
+  }
+  const v = new Values((name) =>
+    supplied.has(name) ? supplied.get(name)! : brokerDefsByName.get(name)!.default,
+  )
+
+  // broker.id -1 is Kafka's "unset" (it used to mean: generate one).
+  let nodeId = v.num('node.id')
+  const brokerId = v.num('broker.id')
+  if (brokerId !== -1) {
+    if (supplied.has('node.id') && brokerId !== nodeId)
+      throw new ConfigError(
+        'broker.id',
+        `broker.id (${brokerId}) must be equal to node.id (${nodeId}) when both are set`,
+      )
+    nodeId = brokerId
+  }
+
+  const logDirs = v.optList('log.dirs') ?? [v.str('log.dir')]
+  if (logDirs.length === 0 || logDirs.some((d) => d === '')) {
+    const key = supplied.has('log.dirs') ? 'log.dirs' : 'log.dir'
+    throw new ConfigError(key, `${key} must name at least one directory, and no empty one`)
+  }
+
+  const listeners = splitListeners(v.str('listeners'))
+  const advertised = v.optStr('advertised.listeners')
+
+  // Kafka: log.retention.ms, else minutes, else hours; any negative value means no limit, 0 is refused.
+  const [retentionKey, unitMs] = supplied.has('log.retention.ms')
+    ? ['log.retention.ms', 1]
+    : supplied.has('log.retention.minutes')
+      ? ['log.retention.minutes', MINUTE_MS]
+      : ['log.retention.hours', HOUR_MS]
+  let logRetentionMs = v.num(retentionKey) * unitMs
+  if (logRetentionMs < 0) logRetentionMs = -1
+  if (logRetentionMs === 0)
+    throw new ConfigError(retentionKey, `${retentionKey} must be unlimited (-1) or at least 1 ms`)
+
+  const config: BrokerConfig = {
+    nodeId,
+    clusterId: v.optStr('cluster.id'),
+    listeners,
+    advertisedListeners: advertised === null ? listeners : splitListeners(advertised),
+    logDirs,
+    numPartitions: v.num('num.partitions'),
+    defaultReplicationFactor: v.num('default.replication.factor'),
+    autoCreateTopicsEnable: v.bool('auto.create.topics.enable'),
+    deleteTopicEnable: v.bool('delete.topic.enable'),
+    messageMaxBytes: v.num('message.max.bytes'),
+    socketRequestMaxBytes: v.num('socket.request.max.bytes'),
+    socketSendBufferBytes: v.num('socket.send.buffer.bytes'),
+    socketReceiveBufferBytes: v.num('socket.receive.buffer.bytes'),
+    connectionsMaxIdleMs: v.num('connections.max.idle.ms'),
+    logSegmentBytes: v.num('log.segment.bytes'),
+    logRollMs: v.optNum('log.roll.ms') ?? v.num('log.roll.hours') * HOUR_MS,
+    logRollJitterMs: v.optNum('log.roll.jitter.ms') ?? v.num('log.roll.jitter.hours') * HOUR_MS,
+    logFlushIntervalMessages: v.num('log.flush.interval.messages'),
+    logFlushIntervalMs: v.optNum('log.flush.interval.ms') ?? v.num('log.flush.scheduler.interval.ms'),
+    logFlushSchedulerIntervalMs: v.num('log.flush.scheduler.interval.ms'),
+    logFlushOnAcksAll: v.bool('log.flush.on.acks.all'),
+    logRetentionMs,
+    logRetentionBytes: v.num('log.retention.bytes'),
+    logRetentionCheckIntervalMs: v.num('log.retention.check.interval.ms'),
+    logSegmentDeleteDelayMs: v.num('log.segment.delete.delay.ms'),
+    logIndexIntervalBytes: v.num('log.index.interval.bytes'),
+    logIndexSizeMaxBytes: v.num('log.index.size.max.bytes'),
+    logMessageTimestampType: v.str<TimestampType>('log.message.timestamp.type'),
+    logMessageTimestampBeforeMaxMs: v.num('log.message.timestamp.before.max.ms'),
+    logMessageTimestampAfterMaxMs: v.num('log.message.timestamp.after.max.ms'),
+    logCleanupPolicy: v.list<CleanupPolicy>('log.cleanup.policy'),
+    logCleanerEnable: v.bool('log.cleaner.enable'),
+    logCleanerDeleteRetentionMs: v.num('log.cleaner.delete.retention.ms'),
+    logCleanerMinCompactionLagMs: v.num('log.cleaner.min.compaction.lag.ms'),
+    logCleanerMaxCompactionLagMs: v.num('log.cleaner.max.compaction.lag.ms'),
+    logCleanerMinCleanableRatio: v.num('log.cleaner.min.cleanable.ratio'),
+    minInsyncReplicas: v.num('min.insync.replicas'),
+    uncleanLeaderElectionEnable: v.bool('unclean.leader.election.enable'),
+    compressionType: v.str<CompressionType>('compression.type'),
+    groupInitialRebalanceDelayMs: v.num('group.initial.rebalance.delay.ms'),
+    groupMinSessionTimeoutMs: v.num('group.min.session.timeout.ms'),
+    groupMaxSessionTimeoutMs: v.num('group.max.session.timeout.ms'),
+    offsetsRetentionMinutes: v.num('offsets.retention.minutes'),
+    offsetsRetentionMs: v.num('offsets.retention.minutes') * MINUTE_MS,
+    offsetsTopicNumPartitions: v.num('offsets.topic.num.partitions'),
+    raw: Object.fromEntries(raw),
+  }
+  return { config, warnings }
+}
+
+/** 'log.roll.ms' → 'logRollMs': a BrokerConfig or TopicConfig field from its property name. */
+export function configField(name: string): string {
+  return name.replace(/\.([a-z])/g, (_, c: string) => c.toUpperCase())
+}
+
+/**
+ * A topic's effective config: its overrides over the broker's values. An unknown name or a bad value
+ * throws ConfigError (CreateTopics and AlterConfigs answer INVALID_CONFIG).
+ */
+export function resolveTopicConfig(
+  broker: BrokerConfig,
+  overrides: Readonly<Record<string, string>>,
+): TopicConfig {
+  const set = new Map<string, ConfigValue>()
+  for (const [key, value] of Object.entries(overrides)) {
+    const def = topicDefsByName.get(key)
+    if (def === undefined) throw new ConfigError(key, `Unknown topic config name: ${key}`)
+    set.set(key, parseValue(def, value))
+  }
+  const inherited = broker as unknown as Readonly<Record<string, ConfigValue>>
+  const v = new Values((name) =>
+    set.has(name) ? set.get(name)! : inherited[configField(topicDefsByName.get(name)!.brokerConfig!)],
+  )
+
+  const minCompactionLagMs = v.num('min.compaction.lag.ms')
+  const maxCompactionLagMs = v.num('max.compaction.lag.ms')
+  if (minCompactionLagMs > maxCompactionLagMs)
+    throw new ConfigError(
+      'min.compaction.lag.ms',
+      `min.compaction.lag.ms (${minCompactionLagMs}) must not be larger than max.compaction.lag.ms (${maxCompactionLagMs})`,
+    )
+
+  return {
+    cleanupPolicy: v.list<CleanupPolicy>('cleanup.policy'),
+    compressionType: v.str<CompressionType>('compression.type'),
+    deleteRetentionMs: v.num('delete.retention.ms'),
+    fileDeleteDelayMs: v.num('file.delete.delay.ms'),
+    flushMessages: v.num('flush.messages'),
+    flushMs: v.num('flush.ms'),
+    flushOnAcksAll: v.bool('flush.on.acks.all'),
+    indexIntervalBytes: v.num('index.interval.bytes'),
+    maxMessageBytes: v.num('max.message.bytes'),
+    messageTimestampType: v.str<TimestampType>('message.timestamp.type'),
+    messageTimestampBeforeMaxMs: v.num('message.timestamp.before.max.ms'),
+    messageTimestampAfterMaxMs: v.num('message.timestamp.after.max.ms'),
+    minInsyncReplicas: v.num('min.insync.replicas'),
+    retentionBytes: v.num('retention.bytes'),
+    retentionMs: v.num('retention.ms'),
+    segmentBytes: v.num('segment.bytes'),
+    segmentMs: v.num('segment.ms'),
+    segmentIndexBytes: v.num('segment.index.bytes'),
+    segmentJitterMs: v.num('segment.jitter.ms'),
+    minCompactionLagMs,
+    maxCompactionLagMs,
+    minCleanableDirtyRatio: v.num('min.cleanable.dirty.ratio'),
+    uncleanLeaderElectionEnable: v.bool('unclean.leader.election.enable'),
+    raw: { ...overrides },
+    sources: Object.fromEntries(
+      topicConfigDefs.map((def) => {
+        if (set.has(def.name)) return [def.name, ConfigSource.TOPIC_CONFIG]
+        const fromBroker = brokerSynonyms(def).some((name) => name in broker.raw)
+        return [def.name, fromBroker ? ConfigSource.STATIC_BROKER_CONFIG : ConfigSource.DEFAULT_CONFIG]
+      }),
+    ),
+  }
+}
+
+/** The broker properties a topic config's default is resolved from, in Kafka's order of precedence. */
+function brokerSynonyms(def: ConfigDef): readonly string[] {
+  const name = def.brokerConfig!
+  return [name, ...(derivedFrom[name] ?? [])]
+}
+
+/** Kafka's 9223372036854775807 for Long.MAX_VALUE, as DescribeConfigs shows it. */
+function formatValue(value: ConfigValue): string | null {
+  if (value === null) return null
+  if (Array.isArray(value)) return value.join(',')
+  if (value === LONG_MAX) return '9223372036854775807'
+  return String(value)
+}
+
+/** Every topic config of `config`, with its value and source, for CreateTopics and DescribeConfigs. */
+export function describeTopicConfigs(config: TopicConfig): ConfigEntry[] {
+  const values = config as unknown as Readonly<Record<string, ConfigValue>>
+  return topicConfigDefs.map((def) => ({
+    name: def.name,
+    value: formatValue(values[configField(def.name)]),
+    readOnly: false,
+    configSource: config.sources[def.name],
+    isSensitive: def.type === 'password',
+  }))
+}
+
+const escapes: Readonly<Record<string, string>> = { t: '\t', n: '\n', r: '\r', f: '\f' }
+
+function unescapeProperty(text: string, line: number): string {
+  return text.replace(/\\(u(.{0,4})|.|$)/gs, (_, esc: string, hex: string | undefined) => {
+    if (hex === undefined) return escapes[esc] ?? esc
+    if (!/^[0-9a-fA-F]{4}$/.test(hex))
+      throw new ConfigError(undefined, `Malformed \\uxxxx encoding on line ${line}`)
+    return String.fromCharCode(Number.parseInt(hex, 16))
+  })
+}
+
+const WHITESPACE = new Set([' ', '\t', '\f'])
+
+function skipWhitespace(s: string, i: number): number {
+  while (i < s.length && WHITESPACE.has(s[i])) i++
+  return i
+}
+
+function endsWithOddBackslashes(s: string): boolean {
+  let n = 0
+  for (let i = s.length - 1; i >= 0 && s[i] === '\\'; i--) n++
+  return n % 2 === 1
+}
+
+/**
+ * Java .properties, as java.util.Properties.load reads them: # and ! comment lines; key=value,
+ * key: value or key value; a line ending in an odd number of backslashes continues on the next
+ * (whose leading whitespace is dropped); escapes \t \n \r \f \uXXXX and \ before any other
+ * character. Later keys win.
+ */
+export function parseProperties(text: string): Record<string, string> {
+  const lines = text.split(/\r\n|\r|\n/)
+  const out = new Map<string, string>()
+  for (let i = 0; i < lines.length; i++) {
+    const lineNumber = i + 1
+    let logical = lines[i].slice(skipWhitespace(lines[i], 0))
+    if (logical === '' || logical[0] === '#' || logical[0] === '!') continue
+    while (endsWithOddBackslashes(logical)) {
+      logical = logical.slice(0, -1)
+      if (++i >= lines.length) break
+      logical += lines[i].slice(skipWhitespace(lines[i], 0))
+    }
+
+    let k = 0
+    while (k < logical.length) {
+      const c = logical[k]
+      if (c === '\\') k += 2
+      else if (c === '=' || c === ':' || WHITESPACE.has(c)) break
+      else k++
+    }
+    const key = logical.slice(0, Math.min(k, logical.length))
+    let start = skipWhitespace(logical, k)
+    if (start < logical.length && (logical[start] === '=' || logical[start] === ':'))
+      start = skipWhitespace(logical, start + 1)
+    out.set(unescapeProperty(key, lineNumber), unescapeProperty(logical.slice(start), lineNumber))
+  }
+  return Object.fromEntries(out)
+}

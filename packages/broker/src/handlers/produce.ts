@@ -1,0 +1,66 @@
+// Produce (key 0), v0–11 advertised; v0–2 answer UNSUPPORTED_VERSION per partition (Kafka 4.0 removed
+// them, KIP-896, yet librdkafka needs v0+ advertised to enable compression). Batches are validated
+// (header, CRC, size) and appended as received: compressed data is stored as is. acks=1 and -1 are
+// answered after the write reached the operating system; with flush.on.acks.all, acks=-1 also waits
+// for fsync. acks=0 gets no response.
+import {
+  ErrorCode,
+  type ProduceResponsePartitionProduceResponse,
+  type ProduceResponseTopicProduceResponse,
+  defaultProduceResponse,
+  defaultProduceResponsePartitionProduceResponse,
+} from '@fluxo/protocol'
+import type { PartitionAppendResult } from '../cluster/partition.js'
+import { NO_RESPONSE, defineHandler } from './handler.js'
+
+const MIN_SUPPORTED_VERSION = 3
+
+export const produce = defineHandler({
+  apiKey: 0,
+  async handle(request, ctx) {
+    const { cluster, config } = ctx.broker
+    const acks = request.acks
+    const badAcks = acks !== 0 && acks !== 1 && acks !== -1
+    const responses: ProduceResponseTopicProduceResponse[] = []
+    const pending: Promise<void>[] = []
+
+    for (const topicData of request.topicData) {
+      const partitionResponses: ProduceResponsePartitionProduceResponse[] = []
+      responses.push({ name: topicData.name, partitionResponses })
+      let topic = cluster.topic(topicData.name)
+      let topicError: number = ErrorCode.NONE
+      if (ctx.version < MIN_SUPPORTED_VERSION) topicError = ErrorCode.UNSUPPORTED_VERSION
+      else if (badAcks) topicError = ErrorCode.INVALID_REQUIRED_ACKS
+      else if (!topic && config.autoCreateTopicsEnable) {
+        try {
+          topic = await cluster.autoCreate(topicData.name)
+        } catch {
+          topicError = ErrorCode.INVALID_TOPIC_EXCEPTION
+        }
+      }
+      for (const data of topicData.partitionData) {
+        const response = defaultProduceResponsePartitionProduceResponse()
+        response.index = data.index
+        partitionResponses.push(response)
+        const partition = topic?.partitions[data.index]
+        if (topicError !== ErrorCode.NONE || !partition) {
+          response.errorCode =
+            topicError !== ErrorCode.NONE ? topicError : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+          continue
+        }
+        pending.push(
+          partition.append(data.records, acks === -1).then((result: PartitionAppendResult) => {
+            response.errorCode = result.errorCode
+            response.errorMessage = result.errorMessage
+            response.baseOffset = result.baseOffset
+            response.logAppendTimeMs = result.logAppendTime
+            response.logStartOffset = partition.logStartOffset
+          }),
+        )
+      }
+    }
+    await Promise.all(pending)
+    if (acks === 0) return NO_RESPONSE
+    return { ...defaultProduceResponse(), responses }
+  },
+})

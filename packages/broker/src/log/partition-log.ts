@@ -1,0 +1,409 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { BatchHeader, setBaseOffset } from '@fluxo/protocol'
+import type { Logger } from 'pino'
+import type { AppendResult, LogConfig, PartitionLog, ReadResult, TimestampLookup } from '../storage/types.js'
+import { type LogIo, defaultLogIo } from './file-io.js'
+import {
+  INDEX_SUFFIX,
+  LOG_SUFFIX,
+  LogSegment,
+  type SegmentMark,
+  TIME_INDEX_SUFFIX,
+  segmentFileName,
+} from './segment.js'
+import { StorageError, toStorageError } from './storage-error.js'
+
+const SEGMENT_FILE = /^(\d{20})\.(log|index|timeindex)$/
+
+export interface FileLogOptions {
+  /** The partition directory, `<dataDir>/<topic>-<partition>`. */
+  dir: string
+  config: LogConfig
+  logger: Logger
+  /** Write and fsync calls; tests inject failures here. */
+  io?: LogIo
+  /** Wall clock for segment.ms; Date.now by default. */
+  now?: () => number
+}
+
+/**
+ * A partition log on local files, laid out as Kafka lays it out: segments named by base offset,
+ * each a .log file of record batches with a sparse .index and .timeindex.
+ *
+ * Appends are synchronous writes to a kept-open descriptor (the data is in the OS when append
+ * resolves), so offsets are assigned in call order without a queue; fsyncs are asynchronous and
+ * grouped (one fsync serves every append that arrived while the previous one ran).
+ */
+export class FileLog implements PartitionLog {
+  private readonly segments: LogSegment[]
+  private readonly io: LogIo
+  private readonly now: () => number
+  private readonly logger: Logger
+  private readonly config: LogConfig
+  private nextOffset: number
+  private dirFd: number
+  /** Segments written since their last fsync, and whether the directory gained files. */
+  private readonly dirty = new Set<LogSegment>()
+  private dirDirty = false
+  private unflushedRecords = 0
+  private flushTimer: NodeJS.Timeout | null = null
+  private flushInFlight: Promise<void> | null = null
+  private flushQueued: Promise<void> | null = null
+  /** Set when the log can no longer be trusted (fsync or rollback failed): every call fails. */
+  private offline: StorageError | null = null
+  private closed = false
+
+  private constructor(
+    readonly dir: string,
+    segments: LogSegment[],
+    dirFd: number,
+    options: FileLogOptions,
+  ) {
+    this.segments = segments
+    this.dirFd = dirFd
+    this.io = options.io ?? defaultLogIo
+    this.now = options.now ?? Date.now
+    this.logger = options.logger
+    this.config = options.config
+    this.nextOffset = this.active.nextOffset
+  }
+
+  /** Opens the log in `dir`, creating it when missing and recovering it when present. */
+  static open(options: FileLogOptions): FileLog {
+    const { dir, logger } = options
+    const segmentOptions = {
+      io: options.io ?? defaultLogIo,
+      indexIntervalBytes: options.config.indexIntervalBytes,
+    }
+    fs.mkdirSync(dir, { recursive: true })
+    const logs = new Set<number>()
+    const indexFiles: string[] = []
+    for (const name of fs.readdirSync(dir)) {
+      const match = SEGMENT_FILE.exec(name)
+      if (match === null) continue
+      if (match[2] === 'log') logs.add(Number(match[1]))
+      else indexFiles.push(name)
+    }
+    for (const name of indexFiles) {
+      if (!logs.has(Number(name.slice(0, 20)))) fs.rmSync(path.join(dir, name), { force: true })
+    }
+    const baseOffsets = [...logs].sort((a, b) => a - b)
+    const segments: LogSegment[] = []
+    try {
+      for (let i = 0; i < baseOffsets.length; i++) {
+        const last = i === baseOffsets.length - 1
+        const { segment, truncation } = LogSegment.open(dir, baseOffsets[i], last, segmentOptions)
+        segments.push(segment)
+        if (truncation === null) continue
+        logger.warn(
+          { segment: segment.logPath, position: truncation.position, truncatedBytes: truncation.bytes },
+          `truncated corrupt log tail: ${truncation.reason}`,
+        )
+        if (!last) {
+          // Offsets must stay contiguous: what followed a cut segment cannot be trusted (as Kafka).
+          for (const later of baseOffsets.slice(i + 1)) {
+            logger.warn(
+              { segment: path.join(dir, segmentFileName(later, LOG_SUFFIX)) },
+              'deleting segment after corruption',
+            )
+            for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
+              fs.rmSync(path.join(dir, segmentFileName(later, suffix)), { force: true })
+            }
+          }
+          void segments.pop()!.close(false)
+          segments.push(LogSegment.open(dir, baseOffsets[i], true, segmentOptions).segment)
+          break
+        }
+      }
+      if (segments.length === 0) segments.push(LogSegment.create(dir, 0, segmentOptions))
+      return new FileLog(dir, segments, fs.openSync(dir, 'r'), options)
+    } catch (err) {
+      for (const segment of segments) void segment.close(false).catch(() => {})
+      throw toStorageError(err, `cannot open log ${dir}`)
+    }
+  }
+
+  get logStartOffset(): number {
+    return this.segments[0].baseOffset
+  }
+
+  get logEndOffset(): number {
+    return this.nextOffset
+  }
+
+  get isClosed(): boolean {
+    return this.closed
+  }
+
+  private get active(): LogSegment {
+    return this.segments[this.segments.length - 1]
+  }
+
+  append(batches: readonly Buffer[], options?: { sync?: boolean }): Promise<AppendResult> {
+    let result: AppendResult
+    try {
+      result = this.appendSync(batches)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const records = result.lastOffset - result.baseOffset + 1
+    if (records > 0) {
+      this.unflushedRecords += records
+      if (
+        options?.sync === true ||
+        this.unflushedRecords >= this.config.flushMessages ||
+        this.config.flushMs === 0
+      ) {
+        return this.flush().then(() => result)
+      }
+      this.scheduleFlush()
+    } else if (options?.sync === true) {
+      return this.flush().then(() => result)
+    }
+    return Promise.resolve(result)
+  }
+
+  private appendSync(batches: readonly Buffer[]): AppendResult {
+    this.checkUsable()
+    const first = this.nextOffset
+    const now = this.now()
+    const segmentCount = this.segments.length
+    const startSegment = this.active
+    const mark: SegmentMark = startSegment.mark()
+    let segment = startSegment
+    let next = first
+    let groupStart = 0
+    let groupBytes = 0
+    try {
+      for (let i = 0; i < batches.length; i++) {
+        const batch = batches[i]
+        const lastOffsetDelta =
+          batch.length >= BatchHeader.size ? batch.readInt32BE(BatchHeader.lastOffsetDelta) : -1
+        // Reads trust batchLength, so a buffer that disagrees with it would corrupt the log.
+        if (lastOffsetDelta < 0 || batch.readInt32BE(BatchHeader.batchLength) + 12 !== batch.length) {
+          throw new StorageError(`batch ${i} of the append is malformed (length or lastOffsetDelta)`)
+        }
+        const lastOffset = next + lastOffsetDelta
+        if (
+          segment.isFull(groupBytes, batch.length, lastOffset, this.config.segmentBytes) ||
+          this.isOld(segment, now)
+        ) {
+          segment.append(batches, groupStart, i, now)
+          segment = this.roll(next)
+          groupStart = i
+          groupBytes = 0
+        }
+        setBaseOffset(batch, next)
+        groupBytes += batch.length
+        next = lastOffset + 1
+      }
+      segment.append(batches, groupStart, batches.length, now)
+    } catch (err) {
+      this.undo(segmentCount, startSegment, mark)
+      throw toStorageError(err, `append to ${this.dir} failed`)
+    }
+    this.nextOffset = next
+    this.dirty.add(segment)
+    if (this.segments.length > segmentCount) {
+      for (let i = segmentCount - 1; i < this.segments.length - 1; i++) {
+        const rolled = this.segments[i]
+        this.dirty.add(rolled)
+        try {
+          rolled.deactivate()
+        } catch (err) {
+          // The data is safe; only the index files are missing, and the next open rebuilds them.
+          this.logger.warn({ err, segment: rolled.logPath }, 'cannot write index files of a rolled segment')
+        }
+      }
+      this.dirDirty = true
+      // Kafka flushes a rolled segment in the background so that only the active one needs recovery.
+      this.flush().catch((err) =>
+        this.logger.error({ err, dir: this.dir }, 'flush after segment roll failed'),
+      )
+    }
+    return { baseOffset: first, lastOffset: next - 1 }
+  }
+
+  /** segment.ms: the segment's first append is older than the limit. */
+  private isOld(segment: LogSegment, now: number): boolean {
+    return segment.firstAppendAt !== null && now - segment.firstAppendAt > this.config.segmentMs
+  }
+
+  private roll(baseOffset: number): LogSegment {
+    const segment = LogSegment.create(this.dir, baseOffset, {
+      io: this.io,
+      indexIntervalBytes: this.config.indexIntervalBytes,
+    })
+    this.segments.push(segment)
+    return segment
+  }
+
+  /** Restores the log to its state before a failed append; if even that fails, takes it offline. */
+  private undo(segmentCount: number, startSegment: LogSegment, mark: SegmentMark): void {
+    try {
+      while (this.segments.length > segmentCount) this.segments.pop()!.destroy()
+      startSegment.rollback(mark)
+    } catch (err) {
+      this.offline = toStorageError(err, `log ${this.dir} is offline: rollback of a failed append failed`)
+      this.logger.error({ err, dir: this.dir }, 'rollback of a failed append failed; log offline')
+    }
+  }
+
+  read(offset: number, maxBytes: number): Promise<ReadResult> {
+    try {
+      return Promise.resolve(this.readSync(offset, maxBytes))
+    } catch (err) {
+      return Promise.reject(toStorageError(err, `read from ${this.dir} failed`))
+    }
+  }
+
+  private readSync(offset: number, maxBytes: number): ReadResult {
+    this.checkUsable()
+    const batches: Buffer[] = []
+    let bytes = 0
+    if (offset >= this.nextOffset) return { batches, bytes }
+    let index = this.segmentFor(offset)
+    let position = -1
+    while (index < this.segments.length) {
+      position = this.segments[index].findBatch(offset)
+      if (position >= 0) break
+      index++
+    }
+    while (position >= 0 && index < this.segments.length) {
+      const result = this.segments[index].read(position, maxBytes - bytes, batches.length === 0)
+      for (const batch of result.batches) batches.push(batch)
+      bytes += result.bytes
+      if (!result.reachedEnd || bytes >= maxBytes) break
+      index++
+      position = 0
+    }
+    return { batches, bytes }
+  }
+
+  /** Index of the last segment whose base offset is <= offset (0 when offset precedes them all). */
+  private segmentFor(offset: number): number {
+    let lo = 0
+    let hi = this.segments.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1
+      if (this.segments[mid].baseOffset <= offset) lo = mid
+      else hi = mid - 1
+    }
+    return lo
+  }
+
+  offsetForTimestamp(timestamp: number): Promise<TimestampLookup | null> {
+    try {
+      this.checkUsable()
+      for (const segment of this.segments) {
+        const found = segment.findTimestamp(timestamp)
+        if (found !== null) return Promise.resolve(found)
+      }
+      return Promise.resolve(null)
+    } catch (err) {
+      return Promise.reject(toStorageError(err, `timestamp lookup in ${this.dir} failed`))
+    }
+  }
+
+  maxTimestamp(): Promise<TimestampLookup | null> {
+    try {
+      this.checkUsable()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    let best: TimestampLookup | null = null
+    for (const segment of this.segments) {
+      if (segment.offsetOfMaxTimestamp >= 0 && (best === null || segment.maxTimestamp > best.timestamp)) {
+        best = { offset: segment.offsetOfMaxTimestamp, timestamp: segment.maxTimestamp }
+      }
+    }
+    return Promise.resolve(best)
+  }
+
+  /**
+   * fsyncs everything appended before the call. Calls arriving while an fsync runs share the next
+   * one (group commit), so a burst of `sync: true` appends costs two fsyncs, not one each.
+   */
+  flush(): Promise<void> {
+    if (this.offline !== null) return Promise.reject(this.offline)
+    if (this.flushQueued !== null) return this.flushQueued
+    if (this.flushInFlight !== null) {
+      const queued = this.flushInFlight
+        .catch(() => {})
+        .then(() => {
+          this.flushQueued = null
+          return this.startFlush()
+        })
+      this.flushQueued = queued
+      return queued
+    }
+    return this.startFlush()
+  }
+
+  private startFlush(): Promise<void> {
+    if (this.offline !== null) return Promise.reject(this.offline)
+    const segments = [...this.dirty]
+    const dir = this.dirDirty
+    this.dirty.clear()
+    this.dirDirty = false
+    this.unflushedRecords = 0
+    if (this.flushTimer !== null) {
+      clearTimeout(this.flushTimer)
+      this.flushTimer = null
+    }
+    if (segments.length === 0 && !dir) return Promise.resolve()
+    const syncs = segments.map((segment) => segment.fsync())
+    if (dir) syncs.push(this.io.fsync(this.dirFd))
+    const inFlight = Promise.all(syncs).then(
+      () => {},
+      (err) => {
+        // After a failed fsync the page cache state is unknown (the data may be silently gone):
+        // like Kafka, stop using the log rather than acknowledge writes that may be lost.
+        this.offline ??= toStorageError(err, `fsync of ${this.dir} failed; log offline`)
+        this.logger.error({ err, dir: this.dir }, 'fsync failed; log offline')
+        throw this.offline
+      },
+    )
+    this.flushInFlight = inFlight
+    const done = () => {
+      if (this.flushInFlight === inFlight) this.flushInFlight = null
+    }
+    inFlight.then(done, done)
+    return inFlight
+  }
+
+  private scheduleFlush(): void {
+    const flushMs = this.config.flushMs
+    if (flushMs === null || this.flushTimer !== null) return
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null
+      this.flush().catch((err) => this.logger.error({ err, dir: this.dir }, 'scheduled flush failed'))
+    }, flushMs)
+    this.flushTimer.unref()
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer)
+    this.flushTimer = null
+    let failure: unknown = null
+    try {
+      if (this.offline === null) await this.flush()
+    } catch (err) {
+      failure = err
+    }
+    if (this.flushInFlight !== null) await this.flushInFlight.catch(() => {})
+    const last = this.active
+    for (const segment of this.segments) await segment.close(segment === last)
+    fs.closeSync(this.dirFd)
+    this.dirFd = -1
+    if (failure !== null) throw toStorageError(failure, `closing ${this.dir} failed`)
+  }
+
+  private checkUsable(): void {
+    if (this.offline !== null) throw this.offline
+    if (this.closed) throw new StorageError(`log ${this.dir} is closed`)
+  }
+}
