@@ -1,7 +1,7 @@
-import { ErrorCode, setLogAppendTime, validateBatches } from '@fluxo/protocol'
+import { ErrorCode, decodeRecordBatchesSync, setLogAppendTime, validateBatches } from '@fluxo/protocol'
 import type { Logger } from 'pino'
 import type { TopicConfig } from '../config.js'
-import type { PartitionLog } from '../storage/types.js'
+import type { PartitionLog, TimestampLookup } from '../storage/types.js'
 
 export interface PartitionAppendResult {
   errorCode: number
@@ -114,6 +114,38 @@ export class Partition {
         bytes: 0,
       }
     }
+  }
+
+  /**
+   * ListOffsets by timestamp: the first record whose timestamp is at or after `timestamp`. The
+   * backend finds the batch; the records of that one batch are decoded to answer per record, as
+   * Kafka does.
+   */
+  async offsetForTimestamp(timestamp: number): Promise<TimestampLookup | null> {
+    const found = await this.log.offsetForTimestamp(timestamp)
+    if (!found) return null
+    for (const record of await this.recordsOfBatchAt(found.offset)) {
+      if (record.timestamp >= timestamp) return { offset: record.offset, timestamp: record.timestamp }
+    }
+    return found
+  }
+
+  /** ListOffsets -3 (KIP-734): the record with the largest timestamp (the first one on ties). */
+  async maxTimestamp(): Promise<TimestampLookup | null> {
+    const found = await this.log.maxTimestamp()
+    if (!found) return null
+    let best: TimestampLookup | null = null
+    for (const record of await this.recordsOfBatchAt(found.offset)) {
+      if (!best || record.timestamp > best.timestamp)
+        best = { offset: record.offset, timestamp: record.timestamp }
+    }
+    return best && best.timestamp === found.timestamp ? best : found
+  }
+
+  private async recordsOfBatchAt(offset: number) {
+    const { batches } = await this.log.read(offset, 1)
+    if (batches.length === 0) return []
+    return decodeRecordBatchesSync(batches[0]).flatMap((b) => b.records)
   }
 
   /** Calls `wake` on the next append; returns a function that cancels the wait. */

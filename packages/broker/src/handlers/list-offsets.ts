@@ -59,11 +59,11 @@ async function lookup(
       return { ...result, offset: partition.logStartOffset, leaderEpoch: 0 }
     case MAX_TIMESTAMP: {
       if (version < 7) break
-      const found = await partition.log.maxTimestamp()
+      const found = await partition.maxTimestamp()
       return found ? { ...result, ...found, leaderEpoch: 0 } : result
     }
   }
   if (timestamp < 0) return { ...result, errorCode: ErrorCode.INVALID_REQUEST }
-  const found = await partition.log.offsetForTimestamp(timestamp)
+  const found = await partition.offsetForTimestamp(timestamp)
   return found ? { ...result, ...found, leaderEpoch: 0 } : result
 }
