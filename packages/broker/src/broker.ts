@@ -1,5 +1,6 @@
 import pino, { type Logger } from 'pino'
 import { Cluster } from './cluster/cluster.js'
+import { startRetention } from './cluster/retention.js'
 import { type BrokerConfig, parseBrokerConfig } from './config.js'
 import type { BrokerContext } from './handlers/handler.js'
 import { handlers } from './handlers/index.js'
@@ -74,6 +75,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     const advertised = parseListener(options.advertisedListener) ?? { host, port: bound.port }
     self.host = advertised.host
     self.port = advertised.port
+    const stopRetention = startRetention(cluster, config.logRetentionCheckIntervalMs, logger)
     let closing: Promise<void> | undefined
     const activeServer = server
     return {
@@ -85,6 +87,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       close() {
         closing ??= (async () => {
           shutdown.abort()
+          stopRetention()
           await activeServer.close()
           await store.close()
         })()

@@ -2,7 +2,16 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { BatchHeader, setBaseOffset } from '@fluxo/protocol'
 import type { Logger } from 'pino'
-import type { AppendResult, LogConfig, PartitionLog, ReadResult, TimestampLookup } from '../storage/types.js'
+import type {
+  AppendResult,
+  LogConfig,
+  PartitionLog,
+  ReadResult,
+  RetentionPolicy,
+  RetentionResult,
+  TimestampLookup,
+} from '../storage/types.js'
+import { deletableSegments } from './deletable-segments.js'
 import { type LogIo, defaultLogIo } from './file-io.js'
 import {
   INDEX_SUFFIX,
@@ -14,7 +23,15 @@ import {
 } from './segment.js'
 import { StorageError, toStorageError } from './storage-error.js'
 
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 const SEGMENT_FILE = /^(\d{20})\.(log|index|timeindex)$/
+/**
+ * The log start offset, kept per partition directory (Kafka keeps one log-start-offset-checkpoint
+ * per data directory): a version line, then the offset.
+ */
+const CHECKPOINT_FILE = 'log-start-offset-checkpoint'
+const CHECKPOINT_VERSION = 0
 
 export interface FileLogOptions {
   /** The partition directory, `<dataDir>/<topic>-<partition>`. */
@@ -40,8 +57,12 @@ export class FileLog implements PartitionLog {
   private readonly io: LogIo
   private readonly now: () => number
   private readonly logger: Logger
-  private readonly config: LogConfig
+  private config: LogConfig
   private nextOffset: number
+  /** Kafka's logStartOffset: never below the first segment's base offset, never moves back. */
+  private startOffset: number
+  /** Retention runs one at a time, so checkpoints are written in the order offsets advance. */
+  private retention: Promise<unknown> = Promise.resolve()
   private dirFd: number
   /** Segments written since their last fsync, and whether the directory gained files. */
   private readonly dirty = new Set<LogSegment>()
@@ -58,6 +79,7 @@ export class FileLog implements PartitionLog {
     readonly dir: string,
     segments: LogSegment[],
     dirFd: number,
+    logStartOffset: number,
     options: FileLogOptions,
   ) {
     this.segments = segments
@@ -67,6 +89,7 @@ export class FileLog implements PartitionLog {
     this.logger = options.logger
     this.config = options.config
     this.nextOffset = this.active.nextOffset
+    this.startOffset = Math.max(logStartOffset, this.segments[0].baseOffset)
   }
 
   /** Opens the log in `dir`, creating it when missing and recovering it when present. */
@@ -117,7 +140,19 @@ export class FileLog implements PartitionLog {
         }
       }
       if (segments.length === 0) segments.push(LogSegment.create(dir, 0, segmentOptions))
-      return new FileLog(dir, segments, fs.openSync(dir, 'r'), options)
+      const logStartOffset = readCheckpoint(dir, logger)
+      const last = segments[segments.length - 1]
+      if (logStartOffset > last.nextOffset) {
+        // Recovery cut the log below its checkpointed start (unflushed tail lost): like Kafka's
+        // LogLoader, drop every segment and start empty at the log start offset.
+        logger.warn(
+          { dir, logStartOffset, logEndOffset: last.nextOffset },
+          'log end offset is below the log start offset; deleting all segments',
+        )
+        for (const segment of segments.splice(0)) segment.destroy()
+        segments.push(LogSegment.create(dir, logStartOffset, segmentOptions))
+      }
+      return new FileLog(dir, segments, fs.openSync(dir, 'r'), logStartOffset, options)
     } catch (err) {
       for (const segment of segments) void segment.close(false).catch(() => {})
       throw toStorageError(err, `cannot open log ${dir}`)
@@ -125,7 +160,7 @@ export class FileLog implements PartitionLog {
   }
 
   get logStartOffset(): number {
-    return this.segments[0].baseOffset
+    return this.startOffset
   }
 
   get logEndOffset(): number {
@@ -321,6 +356,80 @@ export class FileLog implements PartitionLog {
     return Promise.resolve(best)
   }
 
+  updateConfig(config: LogConfig): void {
+    this.config = config
+  }
+
+  deleteRetained(policy: RetentionPolicy): Promise<RetentionResult> {
+    const run = this.retention.catch(() => {}).then(() => this.deleteSegments(policy))
+    this.retention = run
+    return run
+  }
+
+  /**
+   * Segments are unlinked at once rather than renamed to .deleted for file.delete.delay.ms as
+   * Kafka does: Kafka needs the delay because reads hand out file regions (sendfile) that outlive
+   * the lookup, but ours copy the bytes in one synchronous call, so no read can see a segment
+   * after it leaves `segments`. Only an fsync in flight may still use a descriptor: those are
+   * closed after it ends.
+   */
+  private async deleteSegments(policy: RetentionPolicy): Promise<RetentionResult> {
+    this.checkUsable()
+    const count = deletableSegments(this.segments, this.startOffset, policy)
+    if (count === 0) return { deletedSegments: 0, deletedBytes: 0, logStartOffset: this.startOffset }
+    if (count === this.segments.length) {
+      // The log always keeps a segment: roll an empty one at the log end offset to replace them all.
+      try {
+        this.roll(this.nextOffset)
+      } catch (err) {
+        throw toStorageError(err, `cannot roll a segment in ${this.dir}`)
+      }
+      this.dirDirty = true
+    }
+    const doomed = this.segments.splice(0, count)
+    let deletedBytes = 0
+    for (const segment of doomed) {
+      this.dirty.delete(segment)
+      deletedBytes += segment.size
+    }
+    const pendingFsync = this.flushInFlight
+    this.startOffset = Math.max(this.startOffset, this.segments[0].baseOffset)
+    const logStartOffset = this.startOffset
+    try {
+      await this.writeCheckpoint(logStartOffset)
+    } catch (err) {
+      // Not fatal: once the segment files are gone, reopening derives the same start offset from
+      // the first remaining segment.
+      this.logger.warn({ err, dir: this.dir }, 'cannot write the log start offset checkpoint')
+    }
+    for (const segment of doomed) {
+      try {
+        segment.removeFiles()
+      } catch (err) {
+        // The next run after a restart deletes it again: it lies below the log start offset.
+        this.logger.warn({ err, segment: segment.logPath }, 'cannot delete segment files')
+      }
+    }
+    if (pendingFsync !== null) await pendingFsync.catch(() => {})
+    for (const segment of doomed) await segment.close(false).catch(() => {})
+    return { deletedSegments: doomed.length, deletedBytes, logStartOffset }
+  }
+
+  /** Replaces the checkpoint atomically; the directory fsync also makes a rolled segment's entry durable. */
+  private async writeCheckpoint(offset: number): Promise<void> {
+    const file = path.join(this.dir, CHECKPOINT_FILE)
+    const tmp = `${file}.tmp`
+    const handle = await fs.promises.open(tmp, 'w')
+    try {
+      await handle.writeFile(`${CHECKPOINT_VERSION}\n${offset}\n`)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await fs.promises.rename(tmp, file)
+    await this.io.fsync(this.dirFd)
+  }
+
   /**
    * fsyncs everything appended before the call. Calls arriving while an fsync runs share the next
    * one (group commit), so a burst of `sync: true` appends costs two fsyncs, not one each.
@@ -375,7 +484,8 @@ export class FileLog implements PartitionLog {
 
   private scheduleFlush(): void {
     const flushMs = this.config.flushMs
-    if (flushMs === null || this.flushTimer !== null) return
+    // Kafka's default flush.ms is Long.MAX_VALUE ("never"); timers cannot wait past 2^31-1 ms.
+    if (flushMs === null || flushMs > MAX_TIMER_MS || this.flushTimer !== null) return
     this.flushTimer = setTimeout(() => {
       this.flushTimer = null
       this.flush().catch((err) => this.logger.error({ err, dir: this.dir }, 'scheduled flush failed'))
@@ -388,6 +498,7 @@ export class FileLog implements PartitionLog {
     this.closed = true
     if (this.flushTimer !== null) clearTimeout(this.flushTimer)
     this.flushTimer = null
+    await this.retention.catch(() => {})
     let failure: unknown = null
     try {
       if (this.offline === null) await this.flush()
@@ -406,4 +517,24 @@ export class FileLog implements PartitionLog {
     if (this.offline !== null) throw this.offline
     if (this.closed) throw new StorageError(`log ${this.dir} is closed`)
   }
+}
+
+/** The checkpointed log start offset of the partition in `dir`; 0 when there is none. */
+function readCheckpoint(dir: string, logger: Logger): number {
+  const file = path.join(dir, CHECKPOINT_FILE)
+  fs.rmSync(`${file}.tmp`, { force: true })
+  let text: string
+  try {
+    text = fs.readFileSync(file, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0
+    throw err
+  }
+  const match = /^(\d+)\n(\d+)\n$/.exec(text)
+  if (match === null || Number(match[1]) !== CHECKPOINT_VERSION) {
+    // The segments still bound the start offset from below; only an advance past them is lost.
+    logger.warn({ file }, 'ignoring a malformed log start offset checkpoint')
+    return 0
+  }
+  return Number(match[2])
 }

@@ -257,6 +257,24 @@ export class LogSegment {
   }
 
   /**
+   * Kafka's LogSegment.largestTimestamp, which retention.ms is measured against: the largest batch
+   * timestamp, or the file's modification time when no batch carries one.
+   */
+  largestTimestamp(): number {
+    if (this.maxTimestamp >= 0) return this.maxTimestamp
+    return fs.fstatSync(this.fd).mtimeMs
+  }
+
+  /**
+   * Unlinks the segment's files (retention). The descriptor stays valid until close, so an fsync
+   * already in flight on it completes on the unlinked inode instead of failing.
+   */
+  removeFiles(): void {
+    fs.rmSync(this.logPath, { force: true })
+    this.removeIndexFiles()
+  }
+
+  /**
    * The segment stops being active: its indexes are written now and fsynced in the background.
    * If that fails the files are removed, so the next open rebuilds them instead of trusting them.
    */

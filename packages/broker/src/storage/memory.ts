@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { BatchAttributes, BatchHeader, readInt64, setBaseOffset } from '@fluxo/protocol'
+import { type RetainableSegment, deletableSegments } from '../log/deletable-segments.js'
 import { StorageError } from '../log/storage-error.js'
 import type {
   AppendResult,
@@ -7,34 +8,97 @@ import type {
   LogStore,
   PartitionLog,
   ReadResult,
+  RetentionPolicy,
+  RetentionResult,
   TimestampLookup,
   TopicRecord,
 } from './types.js'
 
+const INT32_MAX = 2147483647
+
+/**
+ * A run of consecutive batches standing in for a file segment. It rolls where the file log rolls
+ * (segment.bytes, segment.ms, int32 relative offsets), so retention, which deletes whole segments,
+ * deletes the same offsets on both backends. Two differences remain: a batch without timestamps
+ * ages from its append time (the file log uses the file's mtime), and segment.ms keeps counting
+ * across close and reopen (the file log restarts it).
+ */
+class MemorySegment implements RetainableSegment {
+  /** How many of the partition's batches, after those of earlier segments, belong to this one. */
+  batchCount = 0
+  size = 0
+  maxTimestamp = -1
+  /** Wall-clock time of the first append (segment.ms). */
+  firstAppendAt: number | null = null
+  /** Wall-clock time of the latest append: the stand-in for a file's mtime. */
+  lastAppendAt = 0
+
+  constructor(readonly baseOffset: number) {}
+
+  largestTimestamp(): number {
+    return this.maxTimestamp >= 0 ? this.maxTimestamp : this.lastAppendAt
+  }
+}
+
 /** One partition's batches, kept by the store so that reopening a partition finds them again. */
 class MemoryPartition {
-  readonly batches: Buffer[] = []
+  batches: Buffer[] = []
   /** Per batch: base offset, last offset, and the largest maxTimestamp up to and including it. */
-  readonly baseOffsets: number[] = []
-  readonly lastOffsets: number[] = []
-  readonly runningMaxTimestamps: number[] = []
+  baseOffsets: number[] = []
+  lastOffsets: number[] = []
+  runningMaxTimestamps: number[] = []
+  segments: MemorySegment[] = [new MemorySegment(0)]
+  logStartOffset = 0
   nextOffset = 0
   maxTimestamp = -1
   offsetOfMaxTimestamp = -1
+
+  get active(): MemorySegment {
+    return this.segments[this.segments.length - 1]
+  }
+
+  /** Drops the first `count` batches and recomputes what was derived from them. */
+  dropBatches(count: number): void {
+    this.batches = this.batches.slice(count)
+    this.baseOffsets = this.baseOffsets.slice(count)
+    this.lastOffsets = this.lastOffsets.slice(count)
+    this.runningMaxTimestamps = []
+    this.maxTimestamp = -1
+    this.offsetOfMaxTimestamp = -1
+    for (let i = 0; i < this.batches.length; i++) this.track(i)
+  }
+
+  /** Accounts for batch `i` in the partition's max timestamp and running maximum. */
+  track(i: number): void {
+    const batch = this.batches[i]
+    const maxTimestamp = readInt64(batch, BatchHeader.maxTimestamp)
+    if (maxTimestamp > this.maxTimestamp) {
+      const logAppendTime =
+        (batch.readInt16BE(BatchHeader.attributes) & BatchAttributes.timestampTypeLogAppend) !== 0
+      this.maxTimestamp = maxTimestamp
+      this.offsetOfMaxTimestamp = logAppendTime ? this.baseOffsets[i] : this.lastOffsets[i]
+    }
+    this.runningMaxTimestamps.push(this.maxTimestamp)
+  }
 }
 
 /**
  * In-memory PartitionLog with the file log's semantics: offsets assigned in call order, whole
- * batches on read within maxBytes (first batch always whole, KIP-74), timestamp lookups by batch.
- * Batches are copied on append: the caller's buffer is a slice of a request frame.
+ * batches on read within maxBytes (first batch always whole, KIP-74), timestamp lookups by batch,
+ * segments for retention. Batches are copied on append: the caller's buffer is a slice of a request
+ * frame.
  */
 class MemoryLog implements PartitionLog {
   private closed = false
 
-  constructor(private readonly data: MemoryPartition) {}
+  constructor(
+    private readonly data: MemoryPartition,
+    private config: LogConfig,
+    private readonly now: () => number,
+  ) {}
 
   get logStartOffset(): number {
-    return 0
+    return this.data.logStartOffset
   }
 
   get logEndOffset(): number {
@@ -48,6 +112,8 @@ class MemoryLog implements PartitionLog {
   append(batches: readonly Buffer[]): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new StorageError('partition log is closed'))
     const data = this.data
+    const { segmentBytes, segmentMs } = this.config
+    const now = this.now()
     const first = data.nextOffset
     let next = first
     for (const batch of batches) {
@@ -56,17 +122,25 @@ class MemoryLog implements PartitionLog {
       setBaseOffset(batch, next)
       setBaseOffset(copy, next)
       const lastOffset = next + copy.readInt32BE(BatchHeader.lastOffsetDelta)
-      const maxTimestamp = readInt64(copy, BatchHeader.maxTimestamp)
-      if (maxTimestamp > data.maxTimestamp) {
-        const logAppendTime =
-          (copy.readInt16BE(BatchHeader.attributes) & BatchAttributes.timestampTypeLogAppend) !== 0
-        data.maxTimestamp = maxTimestamp
-        data.offsetOfMaxTimestamp = logAppendTime ? next : lastOffset
+      let segment = data.active
+      if (
+        segment.size > 0 &&
+        (segment.size + copy.length > segmentBytes ||
+          lastOffset - segment.baseOffset > INT32_MAX ||
+          (segment.firstAppendAt !== null && now - segment.firstAppendAt > segmentMs))
+      ) {
+        segment = new MemorySegment(next)
+        data.segments.push(segment)
       }
       data.batches.push(copy)
       data.baseOffsets.push(next)
       data.lastOffsets.push(lastOffset)
-      data.runningMaxTimestamps.push(data.maxTimestamp)
+      data.track(data.batches.length - 1)
+      segment.batchCount++
+      segment.size += copy.length
+      segment.maxTimestamp = Math.max(segment.maxTimestamp, readInt64(copy, BatchHeader.maxTimestamp))
+      segment.firstAppendAt ??= now
+      segment.lastAppendAt = now
       next = lastOffset + 1
     }
     data.nextOffset = next
@@ -106,6 +180,27 @@ class MemoryLog implements PartitionLog {
     )
   }
 
+  deleteRetained(policy: RetentionPolicy): Promise<RetentionResult> {
+    if (this.closed) return Promise.reject(new StorageError('partition log is closed'))
+    const data = this.data
+    const count = deletableSegments(data.segments, data.logStartOffset, policy)
+    if (count === data.segments.length) data.segments.push(new MemorySegment(data.nextOffset))
+    const doomed = data.segments.splice(0, count)
+    let deletedBytes = 0
+    let batches = 0
+    for (const segment of doomed) {
+      deletedBytes += segment.size
+      batches += segment.batchCount
+    }
+    if (batches > 0) data.dropBatches(batches)
+    data.logStartOffset = Math.max(data.logStartOffset, data.segments[0].baseOffset)
+    return Promise.resolve({ deletedSegments: count, deletedBytes, logStartOffset: data.logStartOffset })
+  }
+
+  updateConfig(config: LogConfig): void {
+    this.config = config
+  }
+
   flush(): Promise<void> {
     return Promise.resolve()
   }
@@ -130,6 +225,8 @@ function firstAtLeast(sorted: readonly number[], value: number): number {
 
 class MemoryStore implements LogStore {
   readonly kind = 'memory' as const
+  constructor(private readonly now: () => number) {}
+
   private readonly id = randomBytes(16).toString('base64url')
   private readonly topics = new Map<string, TopicRecord>()
   private readonly partitions = new Map<string, MemoryPartition>()
@@ -158,7 +255,7 @@ class MemoryStore implements LogStore {
     this.topics.delete(topic.name)
   }
 
-  async openPartition(topic: TopicRecord, partition: number, _config: LogConfig): Promise<PartitionLog> {
+  async openPartition(topic: TopicRecord, partition: number, config: LogConfig): Promise<PartitionLog> {
     const key = `${topic.name}-${partition}`
     const open = this.logs.get(key)
     if (open !== undefined && !open.isClosed) return open
@@ -167,7 +264,7 @@ class MemoryStore implements LogStore {
       data = new MemoryPartition()
       this.partitions.set(key, data)
     }
-    const log = new MemoryLog(data)
+    const log = new MemoryLog(data, config, this.now)
     this.logs.set(key, log)
     return log
   }
@@ -182,7 +279,12 @@ function copyTopic(topic: TopicRecord): TopicRecord {
   return { ...topic, configs: { ...topic.configs } }
 }
 
+export interface MemoryStoreOptions {
+  /** Wall clock for segment.ms; Date.now by default. */
+  now?: () => number
+}
+
 /** A LogStore in memory: for tests and embedded brokers that need no durability. */
-export function createMemoryStore(): LogStore {
-  return new MemoryStore()
+export function createMemoryStore(options: MemoryStoreOptions = {}): LogStore {
+  return new MemoryStore(options.now ?? Date.now)
 }

@@ -38,6 +38,23 @@ export interface TimestampLookup {
   timestamp: number
 }
 
+/** The delete cleanup policy's limits for one run (a topic's retention.ms and retention.bytes). */
+export interface RetentionPolicy {
+  /** retention.ms: delete segments whose largest timestamp is more than this older than `now`; -1 = no limit. */
+  retentionMs: number
+  /** retention.bytes: delete the oldest segments while the log stays at least this large; -1 = no limit. */
+  retentionBytes: number
+  /** Wall-clock time of the run, in ms. */
+  now: number
+}
+
+export interface RetentionResult {
+  deletedSegments: number
+  deletedBytes: number
+  /** The log start offset after the run. */
+  logStartOffset: number
+}
+
 /** One partition's log. Backends serialise appends: offsets are assigned in call order. */
 export interface PartitionLog {
   /** First offset still stored. */
@@ -66,6 +83,24 @@ export interface PartitionLog {
 
   /** Offset and timestamp of the record with the largest timestamp (ListOffsets -3, KIP-734). */
   maxTimestamp(): Promise<TimestampLookup | null>
+
+  /**
+   * Applies cleanup.policy=delete as Kafka's UnifiedLog.deleteOldSegments does. Only whole segments
+   * go, oldest first, and deletion stops at the first segment that must stay. A segment goes when
+   * it lies wholly below logStartOffset, when its largest timestamp is more than retentionMs before
+   * `now` (the file's modification time when no batch has a timestamp), or while the log minus the
+   * segment is still at least retentionBytes. The active segment counts too when it is not empty:
+   * when every segment is to go, a new empty one is rolled at logEndOffset first, so the log is
+   * never without a segment. logStartOffset then moves to the first remaining segment's base
+   * offset, and survives restart where the backend persists data.
+   */
+  deleteRetained(policy: RetentionPolicy): Promise<RetentionResult>
+
+  /**
+   * Takes new settings (a topic config change). Rolling and flushing follow them from the next
+   * append; existing segments keep their index interval.
+   */
+  updateConfig(config: LogConfig): void
 
   /** fsync everything appended so far. */
   flush(): Promise<void>

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { BatchAttributes, BatchHeader, writeBatchCrc, writeInt64 } from '@fluxo/protocol'
 import pino from 'pino'
-import type { LogConfig, TopicRecord } from '../../src/storage/types.js'
+import { openFileStore } from '../../src/storage/file.js'
+import { createMemoryStore } from '../../src/storage/memory.js'
+import type { LogConfig, LogStore, TopicRecord } from '../../src/storage/types.js'
 
 export interface BatchSpec {
   /** Records in the batch (sets recordCount and lastOffsetDelta). */
@@ -77,3 +79,61 @@ export async function tempDir(): Promise<{ dir: string; remove: () => Promise<vo
   const dir = await mkdtemp(path.join(tmpdir(), 'fluxo-storage-'))
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) }
 }
+
+/** Options every backend takes. */
+export interface BackendOptions {
+  /** Wall clock for segment.ms. */
+  now?: () => number
+}
+
+/**
+ * A backend under test, for suites written once and run on each: `reopen` closes the store and
+ * opens it again where the backend persists (the memory store is returned as it is).
+ */
+export interface Backend {
+  name: 'memory' | 'file'
+  setup(options?: BackendOptions): Promise<LogStore>
+  reopen(store: LogStore): Promise<LogStore>
+  teardown(): Promise<void>
+  /** The data directory, for backends that have one. */
+  dataDir(): string | null
+}
+
+export function memoryBackend(): Backend {
+  return {
+    name: 'memory',
+    setup: async (options = {}) => createMemoryStore(options),
+    reopen: async (store) => store,
+    teardown: async () => {},
+    dataDir: () => null,
+  }
+}
+
+export function fileBackend(): Backend {
+  let temp: Awaited<ReturnType<typeof tempDir>>
+  let current: LogStore | null = null
+  let storeOptions: BackendOptions = {}
+  const open = async () => {
+    current = await openFileStore({ dataDir: temp.dir, logger: captureLogger().logger, ...storeOptions })
+    return current
+  }
+  return {
+    name: 'file',
+    setup: async (options = {}) => {
+      temp = await tempDir()
+      storeOptions = options
+      return open()
+    },
+    reopen: async (store) => {
+      await store.close()
+      return open()
+    },
+    teardown: async () => {
+      await current?.close()
+      await temp.remove()
+    },
+    dataDir: () => temp.dir,
+  }
+}
+
+export const backends: ReadonlyArray<() => Backend> = [memoryBackend, fileBackend]

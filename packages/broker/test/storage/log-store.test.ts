@@ -2,64 +2,8 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, it } from 'node:test'
-import { openFileStore } from '../../src/storage/file.js'
-import { createMemoryStore } from '../../src/storage/memory.js'
 import type { LogConfig, LogStore, PartitionLog } from '../../src/storage/types.js'
-import {
-  baseOffsetOf,
-  captureLogger,
-  fillOf,
-  lastOffsetOf,
-  logConfig,
-  makeBatch,
-  tempDir,
-  topic,
-} from './fixtures.js'
-
-/** A backend under test: `reopen` closes the store and opens it again where the backend persists. */
-interface Backend {
-  name: 'memory' | 'file'
-  setup(): Promise<LogStore>
-  reopen(store: LogStore): Promise<LogStore>
-  teardown(): Promise<void>
-  /** The data directory, for backends that have one. */
-  dataDir(): string | null
-}
-
-function memoryBackend(): Backend {
-  return {
-    name: 'memory',
-    setup: async () => createMemoryStore(),
-    reopen: async (store) => store,
-    teardown: async () => {},
-    dataDir: () => null,
-  }
-}
-
-function fileBackend(): Backend {
-  let temp: Awaited<ReturnType<typeof tempDir>>
-  let current: LogStore | null = null
-  const open = async () => {
-    current = await openFileStore({ dataDir: temp.dir, logger: captureLogger().logger })
-    return current
-  }
-  return {
-    name: 'file',
-    setup: async () => {
-      temp = await tempDir()
-      return open()
-    },
-    reopen: async (store) => {
-      await store.close()
-      return open()
-    },
-    teardown: async () => {
-      await current?.close()
-      await temp.remove()
-    },
-    dataDir: () => temp.dir,
-  }
-}
+import { backends, baseOffsetOf, fillOf, lastOffsetOf, logConfig, makeBatch, topic } from './fixtures.js'
 
 async function readAll(log: PartitionLog, from = 0): Promise<Buffer[]> {
   const out: Buffer[] = []
@@ -73,7 +17,7 @@ async function readAll(log: PartitionLog, from = 0): Promise<Buffer[]> {
   return out
 }
 
-for (const makeBackend of [memoryBackend, fileBackend]) {
+for (const makeBackend of backends) {
   const backend = makeBackend()
 
   describe(`LogStore contract: ${backend.name}`, () => {
