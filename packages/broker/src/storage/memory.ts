@@ -117,10 +117,8 @@ class MemoryLog implements PartitionLog {
     const first = data.nextOffset
     let next = first
     for (const batch of batches) {
-      const copy = Buffer.allocUnsafeSlow(batch.length)
-      batch.copy(copy)
       setBaseOffset(batch, next)
-      setBaseOffset(copy, next)
+      const copy = owned(batch)
       const lastOffset = next + copy.readInt32BE(BatchHeader.lastOffsetDelta)
       let segment = data.active
       if (
@@ -209,6 +207,18 @@ class MemoryLog implements PartitionLog {
     this.closed = true
     return Promise.resolve()
   }
+}
+
+/**
+ * The appended buffers are handed over (see PartitionLog.append). A batch that fills most of the
+ * memory it lives in (a large produce frame) is kept as is; a small one is copied so that it does
+ * not keep a whole socket chunk alive.
+ */
+function owned(batch: Buffer): Buffer {
+  if (batch.length * 2 >= batch.buffer.byteLength) return batch
+  const copy = Buffer.allocUnsafeSlow(batch.length)
+  batch.copy(copy)
+  return copy
 }
 
 /** Index of the first element >= value in a sorted array (length when none is). */

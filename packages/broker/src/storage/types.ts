@@ -66,7 +66,8 @@ export interface PartitionLog {
    * Appends batches that have already been validated. The backend writes each batch's base offset
    * into its header (bytes 0..7, outside the CRC) and stores it. When the returned promise
    * resolves, the data is in the operating system (a process crash loses nothing); with
-   * `sync: true` it is also fsynced (a power loss loses nothing).
+   * `sync: true` it is also fsynced (a power loss loses nothing). The buffers are handed over: the
+   * caller must not reuse them (the memory backend may keep them instead of copying).
    */
   append(batches: readonly Buffer[], options?: { sync?: boolean }): Promise<AppendResult>
 
