@@ -2,6 +2,8 @@ import pino, { type Logger } from 'pino'
 import { Cluster } from './cluster/cluster.js'
 import { startRetention } from './cluster/retention.js'
 import { type BrokerConfig, parseBrokerConfig } from './config.js'
+import { GroupCoordinator } from './coordinator/group-coordinator.js'
+import { ClusterOffsetsLog } from './coordinator/offsets.js'
 import type { BrokerContext } from './handlers/handler.js'
 import { handlers } from './handlers/index.js'
 import { KafkaServer } from './net/server.js'
@@ -20,7 +22,13 @@ export interface BrokerOptions {
   storage?: 'memory' | 'file'
   /** Directory of the file backend. Default `./fluxo-data`. */
   dataDir?: string
-  /** Kafka broker properties, e.g. `{ 'num.partitions': '3', 'auto.create.topics.enable': 'false' }`. */
+  /**
+   * Kafka broker properties, e.g. `{ 'num.partitions': '3', 'auto.create.topics.enable': 'false' }`.
+   *
+   * One default differs from Kafka's in the embedded broker: `group.initial.rebalance.delay.ms` is 0
+   * unless set here, so a test's consumer group forms at once instead of after Kafka's 3 s wait
+   * for more members. `fluxo start` keeps Kafka's 3000.
+   */
   config?: Record<string, string>
   /** A pino logger; default: warnings and errors to stderr. */
   logger?: Logger
@@ -50,6 +58,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   const logger = options.logger ?? pino({ level: process.env.FLUXO_LOG_LEVEL ?? 'warn' }, pino.destination(2))
   const { config, warnings } = parseBrokerConfig(options.config ?? {})
   for (const w of warnings) logger.warn(w)
+  if (options.config?.['group.initial.rebalance.delay.ms'] === undefined)
+    config.groupInitialRebalanceDelayMs = 0
   const host = options.host ?? '127.0.0.1'
   const storage = options.storage ?? 'memory'
   const store: LogStore =
@@ -61,15 +71,31 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   const self = { nodeId: config.nodeId, host, port: options.port ?? 9092, rack: null }
   const cluster = new Cluster(store, config, self, logger)
   let server: KafkaServer | undefined
+  const groups = new GroupCoordinator({
+    offsetsLog: new ClusterOffsetsLog(cluster),
+    topics: {
+      partitionCount: (topic) => cluster.topic(topic)?.partitions.length,
+      logEndOffset: (topic, partition) => cluster.partition(topic, partition)?.highWatermark,
+    },
+    logger,
+    group: {
+      initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
+      minSessionTimeoutMs: config.groupMinSessionTimeoutMs,
+      maxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
+    },
+    offsetsRetentionMs: config.offsetsRetentionMs,
+  })
   const context: BrokerContext = {
     cluster,
     config,
     logger,
+    groups,
     shutdown: shutdown.signal,
     apis: () => server?.supportedApis() ?? [],
   }
   try {
     await cluster.load()
+    await groups.start()
     server = new KafkaServer(handlers, context, logger)
     const bound = await server.listen(host, options.port ?? 9092)
     const advertised = parseListener(options.advertisedListener) ?? { host, port: bound.port }
@@ -95,6 +121,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       },
     }
   } catch (err) {
+    groups.close()
     await store.close()
     throw err
   }

@@ -68,6 +68,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
     if (eq <= 0) throw new Error(`--set expects key=value, got '${pair}'`)
     config[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim()
   }
+  // The embedded broker defaults this to 0 for tests; a real broker waits as Kafka does.
+  config['group.initial.rebalance.delay.ms'] ??= '3000'
 
   const logger = createLogger(values['log-level'])
   const broker = await startBroker({

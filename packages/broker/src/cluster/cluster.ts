@@ -13,6 +13,9 @@ export interface BrokerNode {
   rack: string | null
 }
 
+/** Kafka's internal topics (Topic.isInternal): Metadata lists them with isInternal=true. */
+export const INTERNAL_TOPICS: ReadonlySet<string> = new Set(['__consumer_offsets', '__transaction_state'])
+
 export class Topic {
   constructor(
     readonly record: TopicRecord,
@@ -25,6 +28,9 @@ export class Topic {
   }
   get topicId(): string {
     return this.record.topicId
+  }
+  get isInternal(): boolean {
+    return INTERNAL_TOPICS.has(this.record.name)
   }
 }
 

@@ -2,6 +2,7 @@ import type { ApiRequests, ApiResponses, RequestHeader } from '@fluxo/protocol'
 import type { Logger } from 'pino'
 import type { Cluster } from '../cluster/cluster.js'
 import type { BrokerConfig } from '../config.js'
+import type { ClientInfo, GroupCoordinator } from '../coordinator/group-coordinator.js'
 
 /** Returned by a handler when Kafka sends no response (Produce with acks=0). */
 export const NO_RESPONSE = Symbol('no response')
@@ -11,6 +12,8 @@ export interface BrokerContext {
   cluster: Cluster
   config: BrokerConfig
   logger: Logger
+  /** Consumer groups and committed offsets. */
+  groups: GroupCoordinator
   /** Aborted when the broker shuts down: long-polls answer at once. */
   shutdown: AbortSignal
   /** The APIs this broker serves, for ApiVersions. */
@@ -44,4 +47,12 @@ export interface Handler<K extends keyof ApiRequests = keyof ApiRequests> {
 
 export function defineHandler<K extends keyof ApiRequests>(handler: Handler<K>): Handler<K> {
   return handler
+}
+
+/** The client id and host a group member is described with; Kafka prints the host as "/127.0.0.1". */
+export function clientInfo(ctx: RequestContext): ClientInfo {
+  const address = ctx.clientAddress
+  const at = address.lastIndexOf(':')
+  const host = at > 0 ? address.slice(0, at) : address
+  return { clientId: ctx.header.clientId ?? '', clientHost: `/${host}` }
 }

@@ -84,6 +84,7 @@ function describe(topic: Topic, ctx: RequestContext): MetadataResponseTopic {
     ...defaultMetadataResponseTopic(),
     name: topic.name,
     topicId: topic.topicId,
+    isInternal: topic.isInternal,
     partitions: topic.partitions.map((p) => ({
       errorCode: ErrorCode.NONE,
       partitionIndex: p.index,
