@@ -69,6 +69,12 @@ test('the tutorial works end to end (examples/ scripts and kcat)', async (t) => 
   ])
   assert.equal(again.stdout, stdout)
 
+  // A consumer group reads everything once, then continues from its committed offsets.
+  const first = (await node('consume-group.mjs', 'payments', 'billing', '1')).stdout.trim().split('\n')
+  assert.equal(first.length, 9)
+  assert.ok(first.every((line) => /^p\d offset \d+ key (alice|bob|carol) value \{"payment"/.test(line)))
+  assert.equal((await node('consume-group.mjs', 'payments', 'billing', '1')).stdout.trim(), '')
+
   const offsets = (await node('offsets.mjs', 'payments')).stdout.trim().split('\n')
   assert.equal(offsets.length, 3)
   const total = offsets.reduce((sum, line) => sum + Number(/next offset (\d+)/.exec(line)?.[1]), 0)
