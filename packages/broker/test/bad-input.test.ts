@@ -211,3 +211,46 @@ test('other connections keep producing and fetching while bad clients are cut of
   assert.equal(fetched.values.length, 50)
   assert.equal(fetched.values[49], 'm49-0')
 })
+
+test('clients cannot write to or delete __consumer_offsets', async (t) => {
+  const broker = await withBroker(t)
+  const client = await RawClient.connect(broker.bootstrap)
+  t.after(() => client.close())
+  await createTopic(client, 'events')
+  // A simple (group-less) commit makes the broker create its offsets topic.
+  const commit = await client.request(ApiKey.OffsetCommit, 8, {
+    groupId: 'g',
+    generationIdOrMemberEpoch: -1,
+    memberId: '',
+    groupInstanceId: null,
+    retentionTimeMs: -1,
+    topics: [
+      {
+        name: 'events',
+        partitions: [
+          {
+            partitionIndex: 0,
+            committedOffset: 0,
+            committedLeaderEpoch: -1,
+            commitTimestamp: -1,
+            committedMetadata: null,
+          },
+        ],
+      },
+    ],
+  })
+  assert.equal(commit.topics[0].partitions[0].errorCode, ErrorCode.NONE)
+  assert.equal(
+    (await produce(client, '__consumer_offsets', batch('x'))).errorCode,
+    ErrorCode.INVALID_TOPIC_EXCEPTION,
+  )
+  const deleted = await client.request(ApiKey.DeleteTopics, 5, {
+    topics: [],
+    topicNames: ['__consumer_offsets'],
+    timeoutMs: 1000,
+  })
+  assert.equal(deleted.responses[0].errorCode, ErrorCode.INVALID_TOPIC_EXCEPTION)
+  const md = await client.request(ApiKey.Metadata, 12, { ...defaultMetadataRequest(), topics: null })
+  const internal = md.topics.find((x) => x.name === '__consumer_offsets')
+  assert.equal(internal?.isInternal, true)
+})

@@ -1,6 +1,6 @@
 // DeleteTopics (key 20), v1–6. Names up to v5; names or topic ids from v6. Unknown topics answer
 // UNKNOWN_TOPIC_OR_PARTITION (by name) or UNKNOWN_TOPIC_ID (by id); delete.topic.enable=false
-// answers TOPIC_DELETION_DISABLED.
+// answers TOPIC_DELETION_DISABLED. Internal topics cannot be deleted (INVALID_TOPIC_EXCEPTION).
 import {
   type DeleteTopicsResponseDeletableTopicResult,
   ErrorCode,
@@ -30,6 +30,13 @@ export const deleteTopics = defineHandler({
         responses.push({
           ...entry,
           errorCode: byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+        })
+      } else if (topic.isInternal) {
+        // Deleting __consumer_offsets would drop every group's committed offsets.
+        responses.push({
+          ...entry,
+          errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION,
+          errorMessage: 'internal topics cannot be deleted',
         })
       } else if (!config.deleteTopicEnable) {
         responses.push({ ...entry, errorCode: ErrorCode.TOPIC_DELETION_DISABLED })

@@ -9,7 +9,7 @@ import {
   defaultMetadataResponse,
   defaultMetadataResponseTopic,
 } from '@fluxo/protocol'
-import { type Topic, TopicError, topicNameError } from '../cluster/cluster.js'
+import { INTERNAL_TOPICS, type Topic, TopicError, topicNameError } from '../cluster/cluster.js'
 import { type RequestContext, defineHandler } from './handler.js'
 
 export const metadata = defineHandler({
@@ -38,7 +38,8 @@ export const metadata = defineHandler({
         }
         const name = wanted.name
         let topic = cluster.topic(name)
-        if (!topic && config.autoCreateTopicsEnable && (request.allowAutoTopicCreation || ctx.version < 4)) {
+        const mayCreate = config.autoCreateTopicsEnable && !INTERNAL_TOPICS.has(name)
+        if (!topic && mayCreate && (request.allowAutoTopicCreation || ctx.version < 4)) {
           topic = await autoCreate(name, ctx)
           if (!topic) {
             const invalid = topicNameError(name) !== null

@@ -2,7 +2,8 @@
 // them, KIP-896, yet librdkafka needs v0+ advertised to enable compression). Batches are validated
 // (header, CRC, size) and appended as received: compressed data is stored as is. acks=1 and -1 are
 // answered after the write reached the operating system; with flush.on.acks.all, acks=-1 also waits
-// for fsync. acks=0 gets no response.
+// for fsync. acks=0 gets no response. Internal topics (__consumer_offsets) are written by the
+// broker only: clients get INVALID_TOPIC_EXCEPTION.
 import {
   ErrorCode,
   type ProduceResponsePartitionProduceResponse,
@@ -10,6 +11,7 @@ import {
   defaultProduceResponse,
   defaultProduceResponsePartitionProduceResponse,
 } from '@fluxo/protocol'
+import { INTERNAL_TOPICS } from '../cluster/cluster.js'
 import type { PartitionAppendResult } from '../cluster/partition.js'
 import { NO_RESPONSE, defineHandler } from './handler.js'
 
@@ -31,6 +33,8 @@ export const produce = defineHandler({
       let topicError: number = ErrorCode.NONE
       if (ctx.version < MIN_SUPPORTED_VERSION) topicError = ErrorCode.UNSUPPORTED_VERSION
       else if (badAcks) topicError = ErrorCode.INVALID_REQUIRED_ACKS
+      // Only the broker writes its internal topics (Kafka: "Cannot append to internal topic").
+      else if (INTERNAL_TOPICS.has(topicData.name)) topicError = ErrorCode.INVALID_TOPIC_EXCEPTION
       else if (!topic && config.autoCreateTopicsEnable) {
         try {
           topic = await cluster.autoCreate(topicData.name)
