@@ -21,7 +21,9 @@ const stopWhenIdle = () => {
     await consumer.disconnect()
   }, idleSeconds * 1000)
 }
-stopWhenIdle()
+// The idle clock starts once the group has assigned partitions (`fluxo start` waits
+// group.initial.rebalance.delay.ms, 3 s as in Kafka, for more members before the first assignment).
+consumer.on(consumer.events.GROUP_JOIN, stopWhenIdle)
 await consumer.run({
   eachMessage: async ({ partition, message }) => {
     console.log(`p${partition} offset ${message.offset} key ${message.key} value ${message.value}`)
