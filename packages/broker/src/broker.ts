@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino'
-import { Cluster } from './cluster/cluster.js'
+import { Cluster, type Topic } from './cluster/cluster.js'
 import { startRetention } from './cluster/retention.js'
 import { type BrokerConfig, parseBrokerConfig } from './config.js'
 import { GroupCoordinator } from './coordinator/group-coordinator.js'
@@ -84,6 +84,21 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       maxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
     },
     offsetsRetentionMs: config.offsetsRetentionMs,
+    consumerGroup: {
+      sessionTimeoutMs: config.groupConsumerSessionTimeoutMs,
+      heartbeatIntervalMs: config.groupConsumerHeartbeatIntervalMs,
+      assignors: config.groupConsumerAssignors,
+      maxSize: config.groupConsumerMaxSize,
+    },
+    topicMetadata: {
+      byName: (name) => consumerTopic(cluster.topic(name)),
+      byId: (topicId) => consumerTopic(cluster.topicById(topicId)),
+      names: () =>
+        cluster
+          .topics()
+          .filter((t) => !t.isInternal)
+          .map((t) => t.name),
+    },
   })
   const context: BrokerContext = {
     cluster,
@@ -135,4 +150,8 @@ function parseListener(listener: string | undefined): { host: string; port: numb
     throw new Error(`advertised listener must be host:port, got '${listener}'`)
   }
   return { host: listener.slice(0, at).replace(/^\[|\]$/g, ''), port }
+}
+
+function consumerTopic(topic: Topic | undefined) {
+  return topic && { topicId: topic.topicId, name: topic.name, numPartitions: topic.partitions.length }
 }

@@ -565,6 +565,34 @@ const brokerDefs: readonly ConfigDef[] = [
     doc: 'Largest session timeout a member may ask for; larger ones get INVALID_SESSION_TIMEOUT.',
   },
   {
+    name: 'group.consumer.session.timeout.ms',
+    type: 'int',
+    default: 45000,
+    min: 1,
+    doc: 'KIP-848 consumer groups: a member that sends no heartbeat for this long is removed from the group.',
+  },
+  {
+    name: 'group.consumer.heartbeat.interval.ms',
+    type: 'int',
+    default: 5000,
+    min: 1,
+    doc: 'KIP-848 consumer groups: the heartbeat interval the coordinator tells members to use.',
+  },
+  {
+    name: 'group.consumer.assignors',
+    type: 'list',
+    default: ['uniform', 'range'],
+    validValues: ['uniform', 'range'],
+    doc: 'KIP-848 server-side assignors, by short name; the first is used when a member names none.',
+  },
+  {
+    name: 'group.consumer.max.size',
+    type: 'int',
+    default: INT_MAX,
+    min: 1,
+    doc: 'KIP-848 consumer groups: members beyond this many get GROUP_MAX_SIZE_REACHED.',
+  },
+  {
     name: 'offsets.retention.minutes',
     type: 'int',
     default: 10080,
@@ -640,6 +668,10 @@ export interface BrokerConfig {
   groupInitialRebalanceDelayMs: number
   groupMinSessionTimeoutMs: number
   groupMaxSessionTimeoutMs: number
+  groupConsumerSessionTimeoutMs: number
+  groupConsumerHeartbeatIntervalMs: number
+  groupConsumerAssignors: string[]
+  groupConsumerMaxSize: number
   offsetsRetentionMinutes: number
   offsetsRetentionMs: number
   offsetsTopicNumPartitions: number
@@ -893,6 +925,10 @@ export function parseBrokerConfig(props: Readonly<Record<string, string>>): Pars
     groupInitialRebalanceDelayMs: v.num('group.initial.rebalance.delay.ms'),
     groupMinSessionTimeoutMs: v.num('group.min.session.timeout.ms'),
     groupMaxSessionTimeoutMs: v.num('group.max.session.timeout.ms'),
+    groupConsumerSessionTimeoutMs: v.num('group.consumer.session.timeout.ms'),
+    groupConsumerHeartbeatIntervalMs: v.num('group.consumer.heartbeat.interval.ms'),
+    groupConsumerAssignors: v.list<string>('group.consumer.assignors'),
+    groupConsumerMaxSize: v.num('group.consumer.max.size'),
     offsetsRetentionMinutes: v.num('offsets.retention.minutes'),
     offsetsRetentionMs: v.num('offsets.retention.minutes') * MINUTE_MS,
     offsetsTopicNumPartitions: v.num('offsets.topic.num.partitions'),

@@ -1,10 +1,12 @@
 import type { ApiSpec } from './types.js'
 
 // Facts from Apache Kafka's ConsumerGroupDescribeRequest.json / ConsumerGroupDescribeResponse.json (Apache License 2.0).
+// Version 1 (Kafka 4.0, KIP-1099 / KAFKA-17750) adds Member.MemberType to the response; the request is unchanged.
+// The reference JSON this spec was first taken from predates it and still says "0".
 export default {
   apiKey: 69,
   name: 'ConsumerGroupDescribe',
-  validVersions: '0',
+  validVersions: '0-1',
   supportedVersions: '0-1',
   flexibleVersions: '0+',
   request: {
@@ -65,6 +67,8 @@ export default {
               },
               { name: 'assignment', type: 'Assignment', versions: '0+' },
               { name: 'targetAssignment', type: 'Assignment', versions: '0+' },
+              // -1 unknown, 0 classic member, 1 consumer member.
+              { name: 'memberType', type: 'int8', versions: '1+', default: -1 },
             ],
           },
           { name: 'authorizedOperations', type: 'int32', versions: '0+', default: -2147483648 },

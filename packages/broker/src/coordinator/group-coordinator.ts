@@ -9,8 +9,20 @@
  * (GROUP_ID_NOT_FOUND from v9); OffsetFetch answers -1 offsets; DescribeGroups the Dead state;
  * DeleteGroups and OffsetDelete GROUP_ID_NOT_FOUND. An empty group id is INVALID_GROUP_ID for the APIs
  * that change a group; OffsetFetch, DescribeGroups and DeleteGroups accept it, as Kafka does.
+ *
+ * KIP-848 consumer groups (consumer-group.ts) share the group namespace: a group id is either classic
+ * or consumer. An empty group of one kind turns into the other when a member of the other protocol
+ * arrives (its offsets stay); otherwise ConsumerGroupHeartbeat on a classic group is GROUP_ID_NOT_FOUND
+ * and JoinGroup on a consumer group INCONSISTENT_GROUP_PROTOCOL (Kafka's answer when classic members
+ * may not join a consumer group; Fluxo has no online migration between the protocols). OffsetCommit
+ * and OffsetFetch take the member epoch of a consumer group member (STALE_MEMBER_EPOCH); ListGroups,
+ * DescribeGroups, DeleteGroups, OffsetDelete and offset retention cover both kinds.
  */
 import {
+  type ConsumerGroupDescribeRequest,
+  type ConsumerGroupDescribeResponse,
+  type ConsumerGroupHeartbeatRequest,
+  type ConsumerGroupHeartbeatResponse,
   type DeleteGroupsRequest,
   type DeleteGroupsResponse,
   type DescribeGroupsRequest,
@@ -36,6 +48,9 @@ import {
   type OffsetFetchResponsePartitions,
   type SyncGroupRequest,
   type SyncGroupResponse,
+  defaultConsumerGroupDescribeResponse,
+  defaultConsumerGroupDescribeResponseDescribedGroup,
+  defaultConsumerGroupHeartbeatResponse,
   defaultDeleteGroupsResponse,
   defaultDescribeGroupsResponse,
   defaultDescribeGroupsResponseDescribedGroup,
@@ -56,6 +71,12 @@ import {
   defaultClassicGroupConfig,
 } from './classic-group.js'
 import { type Clock, systemClock } from './clock.js'
+import {
+  ConsumerGroup,
+  type ConsumerGroupConfig,
+  ConsumerGroupState,
+  type ConsumerTopicLookup,
+} from './consumer-group.js'
 import {
   OFFSET_METADATA_MAX_BYTES,
   type OffsetAndMetadata,
@@ -84,6 +105,16 @@ export interface GroupCoordinatorOptions {
   offsetsRetentionMs?: number
   /** Kafka's offsets.retention.check.interval.ms (10 min). */
   offsetsRetentionCheckIntervalMs?: number
+  /** group.consumer.* settings of KIP-848 groups. */
+  consumerGroup?: Partial<ConsumerGroupConfig>
+  /** Topic ids, partition counts and names for KIP-848 groups (which assign by topic id). */
+  topicMetadata?: ConsumerTopicLookup
+}
+
+const NO_TOPICS: ConsumerTopicLookup = {
+  byName: () => undefined,
+  byId: () => undefined,
+  names: () => [],
 }
 
 /** One partition's committed offset and lag, for operators (`fluxo group describe`). */
@@ -110,6 +141,7 @@ const LOG_APPEND_FAILED = ErrorCode.COORDINATOR_NOT_AVAILABLE
 
 export class GroupCoordinator {
   private readonly groups = new Map<string, ClassicGroup>()
+  private readonly consumerGroups = new Map<string, ConsumerGroup>()
   private readonly offsets: OffsetStore
   private readonly clock: Clock
   private readonly groupConfig: ClassicGroupConfig
@@ -149,11 +181,89 @@ export class GroupCoordinator {
     this.clock.clearTimeout(this.retentionTimer)
     for (const group of this.groups.values()) group.shutdown(ErrorCode.NOT_COORDINATOR)
     this.groups.clear()
+    for (const group of this.consumerGroups.values()) group.markDead()
+    this.consumerGroups.clear()
   }
 
   /** The state machine of one group, for tests and operators. */
   group(groupId: string): ClassicGroup | undefined {
     return this.groups.get(groupId)
+  }
+
+  /** A KIP-848 consumer group, for tests and operators. */
+  consumerGroup(groupId: string): ConsumerGroup | undefined {
+    return this.consumerGroups.get(groupId)
+  }
+
+  // ---- KIP-848 ----
+
+  consumerGroupHeartbeat(
+    request: ConsumerGroupHeartbeatRequest,
+    version: number,
+    client: ClientInfo,
+  ): ConsumerGroupHeartbeatResponse {
+    const fail = (errorCode: number, errorMessage: string | null = null): ConsumerGroupHeartbeatResponse => ({
+      ...defaultConsumerGroupHeartbeatResponse(),
+      errorCode,
+      errorMessage,
+    })
+    if (request.groupId === '') return fail(ErrorCode.INVALID_REQUEST, "GroupId can't be empty.")
+    if (this.closed) return fail(ErrorCode.NOT_COORDINATOR)
+    let group = this.consumerGroups.get(request.groupId)
+    if (!group) {
+      const classic = this.groups.get(request.groupId)
+      if (classic && (classic.state !== GroupState.Empty || classic.hasMembersOrPending))
+        return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${request.groupId} is not a consumer group.`)
+      if (request.memberEpoch < 0)
+        return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Consumer group ${request.groupId} not found.`)
+      // Kafka keeps a consumer group's membership in __consumer_offsets and answers GROUP_ID_NOT_FOUND
+      // here; Fluxo keeps only offsets, so after a restart members come back with their old epochs.
+      // FENCED_MEMBER_EPOCH makes every client (Java, librdkafka, @platformatic/kafka) rejoin at once.
+      if (request.memberEpoch > 0)
+        return fail(
+          ErrorCode.FENCED_MEMBER_EPOCH,
+          `Consumer group ${request.groupId} has no member ${request.memberId}; rejoin with epoch 0.`,
+        )
+      group = new ConsumerGroup(request.groupId, { clock: this.clock, config: this.options.consumerGroup })
+      this.consumerGroups.set(request.groupId, group)
+    }
+    const response = group.heartbeat(request, version, {
+      clientId: client.clientId,
+      clientHost: client.clientHost,
+      topics: this.options.topicMetadata ?? NO_TOPICS,
+    })
+    if (group.size > 0) {
+      // The group is a consumer group now: an empty classic group of that id (offsets only) gives way.
+      const classic = this.groups.get(request.groupId)
+      if (classic) {
+        classic.shutdown(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+        this.groups.delete(request.groupId)
+      }
+    } else if (group.groupEpoch === 0) {
+      // A first heartbeat that was rejected leaves no group behind.
+      this.consumerGroups.delete(request.groupId)
+    }
+    return response
+  }
+
+  consumerGroupDescribe(
+    request: ConsumerGroupDescribeRequest,
+    version: number,
+  ): ConsumerGroupDescribeResponse {
+    const topics = this.options.topicMetadata ?? NO_TOPICS
+    const groups = request.groupIds.map((groupId) => {
+      const group = this.consumerGroups.get(groupId)
+      if (group) return group.describe(topics, version)
+      const described = { ...defaultConsumerGroupDescribeResponseDescribedGroup(), groupId }
+      if (groupId === '') return { ...described, errorCode: ErrorCode.INVALID_GROUP_ID }
+      const classic = this.groups.get(groupId)
+      return {
+        ...described,
+        errorCode: ErrorCode.GROUP_ID_NOT_FOUND,
+        errorMessage: classic ? `Group ${groupId} is not a consumer group.` : `Group ${groupId} not found.`,
+      }
+    })
+    return { ...defaultConsumerGroupDescribeResponse(), groups }
   }
 
   // ---- membership ----
@@ -171,6 +281,12 @@ export class GroupCoordinator {
     }
     if (request.groupId === '') return respond({ errorCode: ErrorCode.INVALID_GROUP_ID })
     if (this.closed) return respond({ errorCode: ErrorCode.NOT_COORDINATOR })
+    const consumerGroup = this.consumerGroups.get(request.groupId)
+    if (consumerGroup) {
+      if (consumerGroup.size > 0) return respond({ errorCode: ErrorCode.INCONSISTENT_GROUP_PROTOCOL })
+      consumerGroup.markDead()
+      this.consumerGroups.delete(request.groupId)
+    }
     let group = this.groups.get(request.groupId)
     if (!group) {
       if (request.memberId !== '') return respond({ errorCode: ErrorCode.UNKNOWN_MEMBER_ID })
@@ -269,21 +385,29 @@ export class GroupCoordinator {
     if (request.groupId === '') return respondAll(ErrorCode.INVALID_GROUP_ID)
     if (this.closed) return respondAll(ErrorCode.NOT_COORDINATOR)
     const generationId = request.generationIdOrMemberEpoch
-    let group = this.groups.get(request.groupId)
-    if (!group) {
-      // No group: generation -1 is a simple commit (admin client, or a consumer that assigns its own
-      // partitions) and creates an empty group; a generation means the member's group is gone.
-      if (generationId >= 0)
-        return respondAll(version >= 9 ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.ILLEGAL_GENERATION)
-      group = this.getOrCreate(request.groupId)
+    const consumerGroup = this.consumerGroups.get(request.groupId)
+    let group: ClassicGroup | undefined
+    if (consumerGroup) {
+      // KIP-848: generationIdOrMemberEpoch carries the member epoch.
+      const error = consumerGroup.validateOffsetCommit(request.memberId, generationId, version)
+      if (error !== ErrorCode.NONE) return respondAll(error)
+    } else {
+      group = this.groups.get(request.groupId)
+      if (!group) {
+        // No group: generation -1 is a simple commit (admin client, or a consumer that assigns its own
+        // partitions) and creates an empty group; a generation means the member's group is gone.
+        if (generationId >= 0)
+          return respondAll(version >= 9 ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.ILLEGAL_GENERATION)
+        group = this.getOrCreate(request.groupId)
+      }
+      const groupInstanceId = version >= 7 ? request.groupInstanceId : null
+      const error = group.validateOffsetCommit(request.memberId, groupInstanceId, generationId)
+      if (error !== ErrorCode.NONE) {
+        this.dropIfUnused(group)
+        return respondAll(error)
+      }
+      group.touch(request.memberId)
     }
-    const groupInstanceId = version >= 7 ? request.groupInstanceId : null
-    const error = group.validateOffsetCommit(request.memberId, groupInstanceId, generationId)
-    if (error !== ErrorCode.NONE) {
-      this.dropIfUnused(group)
-      return respondAll(error)
-    }
-    group.touch(request.memberId)
 
     const now = this.clock.now()
     const entries: OffsetCommitEntry[] = []
@@ -323,7 +447,7 @@ export class GroupCoordinator {
       for (const t of topics)
         for (const p of t.partitions) if (p.errorCode === ErrorCode.NONE) p.errorCode = LOG_APPEND_FAILED
     }
-    this.dropIfUnused(group)
+    if (group) this.dropIfUnused(group)
     return { ...defaultOffsetCommitResponse(), topics }
   }
 
@@ -331,7 +455,15 @@ export class GroupCoordinator {
     if (version >= 8) {
       return {
         ...defaultOffsetFetchResponse(),
-        groups: request.groups.map((g) => this.fetchGroup(g.groupId, g.topics)),
+        groups: request.groups.map((g) => {
+          // v9+ (KIP-848): a consumer group member fetches with its member id and epoch.
+          const error =
+            version >= 9
+              ? this.consumerGroups.get(g.groupId)?.validateOffsetFetch(g.memberId ?? '', g.memberEpoch)
+              : 0
+          if (error) return { groupId: g.groupId, errorCode: error, topics: [] }
+          return this.fetchGroup(g.groupId, g.topics)
+        }),
       }
     }
     const fetched = this.fetchGroup(request.groupId, request.topics)
@@ -387,13 +519,19 @@ export class GroupCoordinator {
       errorCode,
     })
     if (request.groupId === '') return fail(ErrorCode.INVALID_GROUP_ID)
+    const consumerGroup = this.consumerGroups.get(request.groupId)
     const group = this.groups.get(request.groupId)
-    if (!group || group.state === GroupState.Dead) return fail(ErrorCode.GROUP_ID_NOT_FOUND)
-    // A group with members may delete offsets only when it is a consumer group, and only of topics
-    // its members do not subscribe to (read from their subscriptions).
-    const active = group.state !== GroupState.Empty
-    if (active && group.protocolType !== 'consumer') return fail(ErrorCode.NON_EMPTY_GROUP)
-    const subscribed = active ? (group.subscribedTopics() ?? new Set<string>()) : new Set<string>()
+    let subscribed = new Set<string>()
+    if (consumerGroup) {
+      subscribed = consumerGroup.subscribedTopicNames(this.options.topicMetadata ?? NO_TOPICS)
+    } else {
+      if (!group || group.state === GroupState.Dead) return fail(ErrorCode.GROUP_ID_NOT_FOUND)
+      // A group with members may delete offsets only when it is a consumer group, and only of topics
+      // its members do not subscribe to (read from their subscriptions).
+      const active = group.state !== GroupState.Empty
+      if (active && group.protocolType !== 'consumer') return fail(ErrorCode.NON_EMPTY_GROUP)
+      if (active) subscribed = group.subscribedTopics() ?? new Set<string>()
+    }
     const refs: TopicPartitionRef[] = []
     const topics = request.topics.map((t) => {
       const count = this.options.topics.partitionCount(t.name)
@@ -415,7 +553,7 @@ export class GroupCoordinator {
       this.options.logger?.error({ err, group: request.groupId }, 'offset delete could not be written')
       return fail(LOG_APPEND_FAILED)
     }
-    this.dropIfUnused(group)
+    if (group) this.dropIfUnused(group)
     return { ...defaultOffsetDeleteResponse(), topics }
   }
 
@@ -424,7 +562,7 @@ export class GroupCoordinator {
   listGroups(request: ListGroupsRequest, version: number): ListGroupsResponse {
     const states = new Set((version >= 4 ? request.statesFilter : []).map((s) => s.toLowerCase()))
     const types = new Set((version >= 5 ? request.typesFilter : []).map((s) => s.toLowerCase()))
-    const groups = [...this.groups.values()]
+    const groups: ListGroupsResponse['groups'] = [...this.groups.values()]
       .filter((g) => g.state !== GroupState.Dead)
       .filter((g) => states.size === 0 || states.has(g.state.toLowerCase()))
       .filter(() => types.size === 0 || types.has('classic'))
@@ -434,15 +572,31 @@ export class GroupCoordinator {
         groupState: g.state,
         groupType: 'classic',
       }))
+    for (const g of this.consumerGroups.values()) {
+      if (g.state === ConsumerGroupState.Dead) continue
+      if (states.size > 0 && !states.has(g.state.toLowerCase())) continue
+      if (types.size > 0 && !types.has('consumer')) continue
+      groups.push({
+        groupId: g.groupId,
+        protocolType: 'consumer',
+        groupState: g.state,
+        groupType: 'consumer',
+      })
+    }
     return { ...defaultListGroupsResponse(), groups }
   }
 
   describeGroups(request: DescribeGroupsRequest): DescribeGroupsResponse {
     const groups = request.groups.map((groupId): DescribeGroupsResponseDescribedGroup => {
       const group = this.groups.get(groupId)
-      if (!group)
+      const consumerGroup = this.consumerGroups.get(groupId)
+      if (!group && !consumerGroup)
         return { ...defaultDescribeGroupsResponseDescribedGroup(), groupId, groupState: GroupState.Dead }
-      const s = group.summary()
+      // A KIP-848 group is shown the classic way (Kafka 4.0 answers these with GROUP_ID_NOT_FOUND from
+      // DescribeGroups v6, which Fluxo does not serve; older versions see it as Dead there).
+      const s = consumerGroup
+        ? consumerGroup.classicSummary(this.options.topicMetadata ?? NO_TOPICS)
+        : group!.summary()
       return {
         ...defaultDescribeGroupsResponseDescribedGroup(),
         groupId,
@@ -471,6 +625,21 @@ export class GroupCoordinator {
   }
 
   private async deleteGroup(groupId: string): Promise<number> {
+    const consumerGroup = this.consumerGroups.get(groupId)
+    if (consumerGroup) {
+      if (consumerGroup.size > 0) return ErrorCode.NON_EMPTY_GROUP
+      try {
+        await this.offsets.deleteGroup(groupId, this.clock.now())
+      } catch (err) {
+        this.options.logger?.error({ err, group: groupId }, 'group deletion could not be written')
+        return LOG_APPEND_FAILED
+      }
+      if (consumerGroup.size > 0) return ErrorCode.NON_EMPTY_GROUP
+      consumerGroup.markDead()
+      this.consumerGroups.delete(groupId)
+      this.options.logger?.info({ group: groupId }, 'group deleted')
+      return ErrorCode.NONE
+    }
     const group = this.groups.get(groupId)
     if (!group || group.state === GroupState.Dead) return ErrorCode.GROUP_ID_NOT_FOUND
     if (group.state !== GroupState.Empty || group.hasMembersOrPending) return ErrorCode.NON_EMPTY_GROUP
@@ -544,6 +713,35 @@ export class GroupCoordinator {
         }
       }
       this.dropIfUnused(group, true)
+    }
+    // KIP-848 groups: offsets of an empty group expire counted from when it emptied; a group with
+    // members loses those of topics it no longer subscribes to, counted from the commit.
+    for (const group of [...this.consumerGroups.values()]) {
+      const expired: TopicPartitionRef[] = []
+      const empty = group.size === 0
+      const subscribed = empty ? null : group.subscribedTopicNames(this.options.topicMetadata ?? NO_TOPICS)
+      for (const [topic, partitions] of this.offsets.offsets(group.groupId)) {
+        if (subscribed?.has(topic)) continue
+        for (const [partition, v] of partitions) {
+          const base = empty ? Math.max(group.emptySince, v.commitTimestamp) : v.commitTimestamp
+          if (now - base >= this.retentionMs) expired.push({ topic, partition })
+        }
+      }
+      if (expired.length > 0) {
+        try {
+          await this.offsets.delete(group.groupId, expired, now)
+        } catch (err) {
+          this.options.logger?.error({ err, group: group.groupId }, 'could not write expired offsets')
+        }
+      }
+      if (
+        group.size === 0 &&
+        !this.offsets.has(group.groupId) &&
+        this.consumerGroups.get(group.groupId) === group
+      ) {
+        group.markDead()
+        this.consumerGroups.delete(group.groupId)
+      }
     }
   }
 

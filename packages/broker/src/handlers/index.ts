@@ -1,4 +1,6 @@
 import { apiVersions } from './api-versions.js'
+import { consumerGroupDescribe } from './consumer-group-describe.js'
+import { consumerGroupHeartbeat } from './consumer-group-heartbeat.js'
 import { createTopics } from './create-topics.js'
 import { deleteGroups } from './delete-groups.js'
 import { deleteTopics } from './delete-topics.js'
@@ -38,4 +40,6 @@ export const handlers: readonly Handler[] = [
   deleteTopics,
   deleteGroups,
   offsetDelete,
+  consumerGroupHeartbeat,
+  consumerGroupDescribe,
 ] as unknown as Handler[]

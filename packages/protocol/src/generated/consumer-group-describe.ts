@@ -129,11 +129,12 @@ export interface ConsumerGroupDescribeResponseMember {
   subscribedTopicRegex: string | null
   assignment: ConsumerGroupDescribeResponseAssignment
   targetAssignment: ConsumerGroupDescribeResponseAssignment
+  memberType: number
   unknownTaggedFields?: TaggedField[]
 }
 
 export function defaultConsumerGroupDescribeResponseMember(): ConsumerGroupDescribeResponseMember {
-  return { memberId: '', instanceId: null, rackId: null, memberEpoch: 0, clientId: '', clientHost: '', subscribedTopicNames: [], subscribedTopicRegex: null, assignment: defaultConsumerGroupDescribeResponseAssignment(), targetAssignment: defaultConsumerGroupDescribeResponseAssignment() }
+  return { memberId: '', instanceId: null, rackId: null, memberEpoch: 0, clientId: '', clientHost: '', subscribedTopicNames: [], subscribedTopicRegex: null, assignment: defaultConsumerGroupDescribeResponseAssignment(), targetAssignment: defaultConsumerGroupDescribeResponseAssignment(), memberType: -1 }
 }
 
 export function encodeConsumerGroupDescribeResponseMember(w: Writer, v: number, m: ConsumerGroupDescribeResponseMember): void {
@@ -149,6 +150,9 @@ export function encodeConsumerGroupDescribeResponseMember(w: Writer, v: number, 
   w.nullableString(c, m.subscribedTopicRegex)
   encodeConsumerGroupDescribeResponseAssignment(w, v, m.assignment!)
   encodeConsumerGroupDescribeResponseAssignment(w, v, m.targetAssignment!)
+  if (v >= 1) {
+    w.int8(m.memberType)
+  }
   if (c) w.taggedFields(m.unknownTaggedFields)
 }
 
@@ -165,6 +169,7 @@ export function decodeConsumerGroupDescribeResponseMember(r: Reader, v: number):
     subscribedTopicRegex: r.nullableString(c),
     assignment: decodeConsumerGroupDescribeResponseAssignment(r, v),
     targetAssignment: decodeConsumerGroupDescribeResponseAssignment(r, v),
+    memberType: v >= 1 ? r.int8() : -1,
   }
   if (c) {
     const u = r.skipTaggedFields()
