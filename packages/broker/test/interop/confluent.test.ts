@@ -83,3 +83,64 @@ test('@confluentinc/kafka-javascript (librdkafka 2.15): admin, lz4 produce, clas
     )
   }
 })
+
+test('@confluentinc/kafka-javascript: two KIP-848 consumers (group.protocol=consumer) share a topic', async (t) => {
+  const confluent = loadConfluent(t)
+  if (!confluent) return
+  const { Kafka, logLevel } = confluent.KafkaJS
+  const broker = await startBroker({ port: 0 })
+  const cleanup: (() => Promise<void>)[] = [() => broker.close()]
+  t.after(async () => {
+    for (const close of cleanup.reverse()) await close()
+  })
+  const kafka = new Kafka({ kafkaJS: { brokers: [broker.bootstrap], logLevel: logLevel.NOTHING } })
+  const admin = kafka.admin()
+  await admin.connect()
+  cleanup.push(() => admin.disconnect())
+  await admin.createTopics({ topics: [{ topic: 'k848', numPartitions: 4 }] })
+  const producer = kafka.producer()
+  await producer.connect()
+  cleanup.push(() => producer.disconnect())
+  const seen = new Map<string, string>() // value -> consumer
+  // At-least-once: a record consumed before a revocation but not yet committed may come again.
+  let duplicates = 0
+  const partitionsBy = new Map<string, Set<number>>()
+  for (const name of ['a', 'b']) {
+    const consumer = kafka.consumer({
+      kafkaJS: { groupId: 'k848-group', fromBeginning: true },
+      'group.protocol': 'consumer',
+    })
+    await consumer.connect()
+    cleanup.push(() => consumer.disconnect())
+    await consumer.subscribe({ topic: 'k848' })
+    partitionsBy.set(name, new Set())
+    consumer.run({
+      eachMessage: async ({ partition, message }: { partition: number; message: { value: Buffer } }) => {
+        const value = message.value.toString()
+        if (seen.has(value)) duplicates++
+        seen.set(value, name)
+        partitionsBy.get(name)?.add(partition)
+      },
+    })
+  }
+  // Produce in rounds until both members have received records: the second member joins while the
+  // first is already consuming, so the group must move partitions to it (revocation, then assignment).
+  let sent = 0
+  const deadline = Date.now() + 40_000
+  const both = () => (partitionsBy.get('a')?.size ?? 0) > 0 && (partitionsBy.get('b')?.size ?? 0) > 0
+  while (!both() && Date.now() < deadline) {
+    for (let p = 0; p < 4; p++) {
+      const messages = Array.from({ length: 5 }, () => ({ partition: p, value: `${p}-${sent++}` }))
+      await producer.send({ topic: 'k848', messages })
+    }
+    await new Promise((r) => setTimeout(r, 250))
+  }
+  while (seen.size < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+  assert.equal(seen.size, sent, 'every record consumed')
+  t.diagnostic(`${sent} records, ${duplicates} redelivered after the rebalance`)
+  const [a, b] = [partitionsBy.get('a'), partitionsBy.get('b')]
+  assert.ok(
+    a && b && a.size > 0 && b.size > 0,
+    `both members got partitions: ${[...(a ?? [])]} / ${[...(b ?? [])]}`,
+  )
+})
