@@ -39,51 +39,11 @@ function wrap(err: unknown, action: string, type: number): CompressionError {
   })
 }
 
-/**
- * Compresses a record batch's records section. LZ4 uses the frame format with independent blocks (what
- * Kafka's KafkaLZ4BlockOutputStream reads); snappy writes one raw block, as librdkafka does.
- */
-export async function compress(type: CompressionType, data: Buffer): Promise<Buffer> {
-  try {
-    switch (type) {
-      case Compression.none:
-        return data
-      case Compression.gzip:
-        return await gzip(data)
-      case Compression.snappy:
-        return await snappyCompress(data)
-      case Compression.lz4:
-        return await compressFrame(data)
-      case Compression.zstd:
-        // zstd-napi has no async one-shot API.
-        return zstdCompress(data)
-      default:
-        throw unknownCodec(type)
-    }
-  } catch (err) {
-    throw wrap(err, 'compression', type)
-  }
-}
-
-export function compressSync(type: CompressionType, data: Buffer): Buffer {
-  try {
-    switch (type) {
-      case Compression.none:
-        return data
-      case Compression.gzip:
-        return zlib.gzipSync(data)
-      case Compression.snappy:
-        return snappyCompressSync(data)
-      case Compression.lz4:
-        return compressFrameSync(data)
-      case Compression.zstd:
-        return zstdCompress(data)
-      default:
-        throw unknownCodec(type)
-    }
-  } catch (err) {
-    throw wrap(err, 'compression', type)
-  }
+interface Codec {
+  compress(data: Buffer): Promise<Buffer>
+  compressSync(data: Buffer): Buffer
+  decompress(data: Buffer): Promise<Buffer>
+  decompressSync(data: Buffer): Buffer
 }
 
 async function snappyDecompress(data: Buffer): Promise<Buffer> {
@@ -94,26 +54,78 @@ async function snappyDecompress(data: Buffer): Promise<Buffer> {
   return parts.length === 1 ? parts[0] : Buffer.concat(parts)
 }
 
+const identity = (data: Buffer) => data
+
 /**
- * Decompresses a records section. Snappy accepts raw blocks and xerial framing; zstd accepts frames
- * without a stored content size (Kafka Java's streaming writer). There is no output size limit.
+ * Kafka's codecs, one entry each. LZ4 uses the frame format with independent blocks (what Kafka's
+ * KafkaLZ4BlockOutputStream reads); snappy writes one raw block, as librdkafka does, and reads raw
+ * blocks and xerial framing; zstd reads frames without a stored content size (Kafka Java's
+ * streaming writer). zstd-napi has no async one-shot API, so its async forms run synchronously.
+ * There is no output size limit on decompression.
  */
+const codecs: Record<CompressionType, Codec> = {
+  [Compression.none]: {
+    compress: async (data) => data,
+    compressSync: identity,
+    decompress: async (data) => data,
+    decompressSync: identity,
+  },
+  [Compression.gzip]: {
+    compress: (data) => gzip(data),
+    compressSync: (data) => zlib.gzipSync(data),
+    decompress: (data) => gunzip(data),
+    decompressSync: (data) => zlib.gunzipSync(data),
+  },
+  [Compression.snappy]: {
+    compress: (data) => snappyCompress(data),
+    compressSync: (data) => snappyCompressSync(data),
+    decompress: snappyDecompress,
+    decompressSync: (data) =>
+      isXerialSnappy(data)
+        ? xerialSnappyDecodeSync(data)
+        : (snappyUncompressSync(data, { asBuffer: true }) as Buffer),
+  },
+  [Compression.lz4]: {
+    compress: (data) => compressFrame(data),
+    compressSync: (data) => compressFrameSync(data),
+    decompress: (data) => decompressFrame(data),
+    decompressSync: (data) => decompressFrameSync(data),
+  },
+  [Compression.zstd]: {
+    compress: async (data) => zstdCompress(data),
+    compressSync: (data) => zstdCompress(data),
+    decompress: async (data) => zstdDecompress(data),
+    decompressSync: (data) => zstdDecompress(data),
+  },
+}
+
+function codec(type: number): Codec {
+  const found = codecs[type as CompressionType]
+  if (!found) throw unknownCodec(type)
+  return found
+}
+
+/** Compresses a record batch's records section. */
+export async function compress(type: CompressionType, data: Buffer): Promise<Buffer> {
+  try {
+    return await codec(type).compress(data)
+  } catch (err) {
+    throw wrap(err, 'compression', type)
+  }
+}
+
+export function compressSync(type: CompressionType, data: Buffer): Buffer {
+  try {
+    return codec(type).compressSync(data)
+  } catch (err) {
+    throw wrap(err, 'compression', type)
+  }
+}
+
+/** Decompresses a record batch's records section. */
 export async function decompress(type: CompressionType, data: Buffer): Promise<Buffer> {
   try {
-    switch (type) {
-      case Compression.none:
-        return data
-      case Compression.gzip:
-        return await gunzip(data)
-      case Compression.snappy:
-        return await snappyDecompress(data)
-      case Compression.lz4:
-        return await decompressFrame(data)
-      case Compression.zstd:
-        return zstdDecompress(data)
-      default:
-        throw unknownCodec(type)
-    }
+    return await codec(type).decompress(data)
   } catch (err) {
     throw wrap(err, 'decompression', type)
   }
@@ -121,22 +133,7 @@ export async function decompress(type: CompressionType, data: Buffer): Promise<B
 
 export function decompressSync(type: CompressionType, data: Buffer): Buffer {
   try {
-    switch (type) {
-      case Compression.none:
-        return data
-      case Compression.gzip:
-        return zlib.gunzipSync(data)
-      case Compression.snappy:
-        return isXerialSnappy(data)
-          ? xerialSnappyDecodeSync(data)
-          : (snappyUncompressSync(data, { asBuffer: true }) as Buffer)
-      case Compression.lz4:
-        return decompressFrameSync(data)
-      case Compression.zstd:
-        return zstdDecompress(data)
-      default:
-        throw unknownCodec(type)
-    }
+    return codec(type).decompressSync(data)
   } catch (err) {
     throw wrap(err, 'decompression', type)
   }
