@@ -527,11 +527,87 @@ const brokerDefs: readonly ConfigDef[] = [
     doc: 'Compact a log once its uncompacted part is at least this fraction of it.',
   },
   {
+    name: 'log.cleaner.backoff.ms',
+    type: 'long',
+    default: 15000,
+    min: 0,
+    doc: 'How long the log cleaner sleeps when no log needs cleaning.',
+  },
+  {
+    name: 'log.cleaner.dedupe.buffer.size',
+    type: 'long',
+    default: 134217728,
+    doc: "Memory for the log cleaner's key to offset map (bytes), shared by its threads.",
+  },
+  {
+    name: 'log.cleaner.io.buffer.size',
+    type: 'int',
+    default: 524288,
+    min: 0,
+    doc: "Memory for the log cleaner's read and write buffers (bytes), shared by its threads.",
+  },
+  {
+    name: 'log.cleaner.threads',
+    type: 'int',
+    default: 1,
+    min: 0,
+    doc: 'Number of background threads used for log cleaning.',
+  },
+  {
     name: 'min.insync.replicas',
     type: 'int',
     default: 1,
     min: 1,
     doc: 'With acks=all, the fewest in-sync replicas that must acknowledge a write.',
+  },
+  {
+    name: 'transactional.id.expiration.ms',
+    type: 'int',
+    default: 604800000,
+    min: 1,
+    doc: 'How long the transaction coordinator keeps a transactional id whose producer sent no transaction status update.',
+  },
+  {
+    name: 'producer.id.expiration.ms',
+    type: 'int',
+    default: 86400000,
+    min: 1,
+    doc: 'How long a partition keeps the state of a producer id that has not written to it; idempotent retries after that are not deduplicated.',
+  },
+  {
+    name: 'producer.id.expiration.check.interval.ms',
+    type: 'int',
+    default: 600000,
+    min: 1,
+    doc: 'How often expired producer ids are removed.',
+  },
+  {
+    name: 'transaction.max.timeout.ms',
+    type: 'int',
+    default: 900000,
+    min: 1,
+    doc: 'Largest transaction.timeout.ms a producer may ask for; larger ones get INVALID_TRANSACTION_TIMEOUT.',
+  },
+  {
+    name: 'transaction.state.log.num.partitions',
+    type: 'int',
+    default: 50,
+    min: 1,
+    doc: "Partitions of __transaction_state: a transactional id's coordinator is chosen by hashing it onto them.",
+  },
+  {
+    name: 'transaction.abort.timed.out.transaction.cleanup.interval.ms',
+    type: 'int',
+    default: 10000,
+    min: 1,
+    doc: 'How often the transaction coordinator aborts transactions that ran past their timeout.',
+  },
+  {
+    name: 'transaction.remove.expired.transaction.cleanup.interval.ms',
+    type: 'int',
+    default: 3600000,
+    min: 1,
+    doc: 'How often the transaction coordinator removes transactional ids past transactional.id.expiration.ms.',
   },
   {
     name: 'unclean.leader.election.enable',
@@ -662,6 +738,17 @@ export interface BrokerConfig {
   logCleanerMinCompactionLagMs: number
   logCleanerMaxCompactionLagMs: number
   logCleanerMinCleanableRatio: number
+  logCleanerBackoffMs: number
+  logCleanerDedupeBufferSize: number
+  logCleanerIoBufferSize: number
+  logCleanerThreads: number
+  transactionalIdExpirationMs: number
+  producerIdExpirationMs: number
+  producerIdExpirationCheckIntervalMs: number
+  transactionMaxTimeoutMs: number
+  transactionStateLogNumPartitions: number
+  transactionAbortTimedOutTransactionCleanupIntervalMs: number
+  transactionRemoveExpiredTransactionCleanupIntervalMs: number
   minInsyncReplicas: number
   uncleanLeaderElectionEnable: boolean
   compressionType: CompressionType
@@ -919,6 +1006,21 @@ export function parseBrokerConfig(props: Readonly<Record<string, string>>): Pars
     logCleanerMinCompactionLagMs: v.num('log.cleaner.min.compaction.lag.ms'),
     logCleanerMaxCompactionLagMs: v.num('log.cleaner.max.compaction.lag.ms'),
     logCleanerMinCleanableRatio: v.num('log.cleaner.min.cleanable.ratio'),
+    logCleanerBackoffMs: v.num('log.cleaner.backoff.ms'),
+    logCleanerDedupeBufferSize: v.num('log.cleaner.dedupe.buffer.size'),
+    logCleanerIoBufferSize: v.num('log.cleaner.io.buffer.size'),
+    logCleanerThreads: v.num('log.cleaner.threads'),
+    transactionalIdExpirationMs: v.num('transactional.id.expiration.ms'),
+    producerIdExpirationMs: v.num('producer.id.expiration.ms'),
+    producerIdExpirationCheckIntervalMs: v.num('producer.id.expiration.check.interval.ms'),
+    transactionMaxTimeoutMs: v.num('transaction.max.timeout.ms'),
+    transactionStateLogNumPartitions: v.num('transaction.state.log.num.partitions'),
+    transactionAbortTimedOutTransactionCleanupIntervalMs: v.num(
+      'transaction.abort.timed.out.transaction.cleanup.interval.ms',
+    ),
+    transactionRemoveExpiredTransactionCleanupIntervalMs: v.num(
+      'transaction.remove.expired.transaction.cleanup.interval.ms',
+    ),
     minInsyncReplicas: v.num('min.insync.replicas'),
     uncleanLeaderElectionEnable: v.bool('unclean.leader.election.enable'),
     compressionType: v.str<CompressionType>('compression.type'),
