@@ -17,16 +17,28 @@ import { decodeListGroupsRequest, decodeListGroupsResponse, encodeListGroupsRequ
 import { decodeApiVersionsRequest, decodeApiVersionsResponse, encodeApiVersionsRequest, encodeApiVersionsResponse, type ApiVersionsRequest, type ApiVersionsResponse } from './api-versions.js'
 import { decodeCreateTopicsRequest, decodeCreateTopicsResponse, encodeCreateTopicsRequest, encodeCreateTopicsResponse, type CreateTopicsRequest, type CreateTopicsResponse } from './create-topics.js'
 import { decodeDeleteTopicsRequest, decodeDeleteTopicsResponse, encodeDeleteTopicsRequest, encodeDeleteTopicsResponse, type DeleteTopicsRequest, type DeleteTopicsResponse } from './delete-topics.js'
+import { decodeDeleteRecordsRequest, decodeDeleteRecordsResponse, encodeDeleteRecordsRequest, encodeDeleteRecordsResponse, type DeleteRecordsRequest, type DeleteRecordsResponse } from './delete-records.js'
 import { decodeInitProducerIdRequest, decodeInitProducerIdResponse, encodeInitProducerIdRequest, encodeInitProducerIdResponse, type InitProducerIdRequest, type InitProducerIdResponse } from './init-producer-id.js'
 import { decodeOffsetForLeaderEpochRequest, decodeOffsetForLeaderEpochResponse, encodeOffsetForLeaderEpochRequest, encodeOffsetForLeaderEpochResponse, type OffsetForLeaderEpochRequest, type OffsetForLeaderEpochResponse } from './offset-for-leader-epoch.js'
+import { decodeAddPartitionsToTxnRequest, decodeAddPartitionsToTxnResponse, encodeAddPartitionsToTxnRequest, encodeAddPartitionsToTxnResponse, type AddPartitionsToTxnRequest, type AddPartitionsToTxnResponse } from './add-partitions-to-txn.js'
+import { decodeAddOffsetsToTxnRequest, decodeAddOffsetsToTxnResponse, encodeAddOffsetsToTxnRequest, encodeAddOffsetsToTxnResponse, type AddOffsetsToTxnRequest, type AddOffsetsToTxnResponse } from './add-offsets-to-txn.js'
+import { decodeEndTxnRequest, decodeEndTxnResponse, encodeEndTxnRequest, encodeEndTxnResponse, type EndTxnRequest, type EndTxnResponse } from './end-txn.js'
+import { decodeTxnOffsetCommitRequest, decodeTxnOffsetCommitResponse, encodeTxnOffsetCommitRequest, encodeTxnOffsetCommitResponse, type TxnOffsetCommitRequest, type TxnOffsetCommitResponse } from './txn-offset-commit.js'
 import { decodeDescribeConfigsRequest, decodeDescribeConfigsResponse, encodeDescribeConfigsRequest, encodeDescribeConfigsResponse, type DescribeConfigsRequest, type DescribeConfigsResponse } from './describe-configs.js'
 import { decodeAlterConfigsRequest, decodeAlterConfigsResponse, encodeAlterConfigsRequest, encodeAlterConfigsResponse, type AlterConfigsRequest, type AlterConfigsResponse } from './alter-configs.js'
+import { decodeDescribeLogDirsRequest, decodeDescribeLogDirsResponse, encodeDescribeLogDirsRequest, encodeDescribeLogDirsResponse, type DescribeLogDirsRequest, type DescribeLogDirsResponse } from './describe-log-dirs.js'
 import { decodeCreatePartitionsRequest, decodeCreatePartitionsResponse, encodeCreatePartitionsRequest, encodeCreatePartitionsResponse, type CreatePartitionsRequest, type CreatePartitionsResponse } from './create-partitions.js'
 import { decodeDeleteGroupsRequest, decodeDeleteGroupsResponse, encodeDeleteGroupsRequest, encodeDeleteGroupsResponse, type DeleteGroupsRequest, type DeleteGroupsResponse } from './delete-groups.js'
+import { decodeElectLeadersRequest, decodeElectLeadersResponse, encodeElectLeadersRequest, encodeElectLeadersResponse, type ElectLeadersRequest, type ElectLeadersResponse } from './elect-leaders.js'
+import { decodeIncrementalAlterConfigsRequest, decodeIncrementalAlterConfigsResponse, encodeIncrementalAlterConfigsRequest, encodeIncrementalAlterConfigsResponse, type IncrementalAlterConfigsRequest, type IncrementalAlterConfigsResponse } from './incremental-alter-configs.js'
 import { decodeOffsetDeleteRequest, decodeOffsetDeleteResponse, encodeOffsetDeleteRequest, encodeOffsetDeleteResponse, type OffsetDeleteRequest, type OffsetDeleteResponse } from './offset-delete.js'
 import { decodeDescribeClusterRequest, decodeDescribeClusterResponse, encodeDescribeClusterRequest, encodeDescribeClusterResponse, type DescribeClusterRequest, type DescribeClusterResponse } from './describe-cluster.js'
+import { decodeDescribeProducersRequest, decodeDescribeProducersResponse, encodeDescribeProducersRequest, encodeDescribeProducersResponse, type DescribeProducersRequest, type DescribeProducersResponse } from './describe-producers.js'
+import { decodeDescribeTransactionsRequest, decodeDescribeTransactionsResponse, encodeDescribeTransactionsRequest, encodeDescribeTransactionsResponse, type DescribeTransactionsRequest, type DescribeTransactionsResponse } from './describe-transactions.js'
+import { decodeListTransactionsRequest, decodeListTransactionsResponse, encodeListTransactionsRequest, encodeListTransactionsResponse, type ListTransactionsRequest, type ListTransactionsResponse } from './list-transactions.js'
 import { decodeConsumerGroupHeartbeatRequest, decodeConsumerGroupHeartbeatResponse, encodeConsumerGroupHeartbeatRequest, encodeConsumerGroupHeartbeatResponse, type ConsumerGroupHeartbeatRequest, type ConsumerGroupHeartbeatResponse } from './consumer-group-heartbeat.js'
 import { decodeConsumerGroupDescribeRequest, decodeConsumerGroupDescribeResponse, encodeConsumerGroupDescribeRequest, encodeConsumerGroupDescribeResponse, type ConsumerGroupDescribeRequest, type ConsumerGroupDescribeResponse } from './consumer-group-describe.js'
+import { decodeDescribeTopicPartitionsRequest, decodeDescribeTopicPartitionsResponse, encodeDescribeTopicPartitionsRequest, encodeDescribeTopicPartitionsResponse, type DescribeTopicPartitionsRequest, type DescribeTopicPartitionsResponse } from './describe-topic-partitions.js'
 import type { ApiDefinition } from '../api-definition.js'
 
 /** Kafka API keys, by Kafka API name. */
@@ -47,16 +59,28 @@ export const ApiKey = {
   ApiVersions: 18,
   CreateTopics: 19,
   DeleteTopics: 20,
+  DeleteRecords: 21,
   InitProducerId: 22,
   OffsetForLeaderEpoch: 23,
+  AddPartitionsToTxn: 24,
+  AddOffsetsToTxn: 25,
+  EndTxn: 26,
+  TxnOffsetCommit: 28,
   DescribeConfigs: 32,
   AlterConfigs: 33,
+  DescribeLogDirs: 35,
   CreatePartitions: 37,
   DeleteGroups: 42,
+  ElectLeaders: 43,
+  IncrementalAlterConfigs: 44,
   OffsetDelete: 47,
   DescribeCluster: 60,
+  DescribeProducers: 61,
+  DescribeTransactions: 65,
+  ListTransactions: 66,
   ConsumerGroupHeartbeat: 68,
   ConsumerGroupDescribe: 69,
+  DescribeTopicPartitions: 75,
 } as const
 
 export interface ApiRequests {
@@ -76,16 +100,28 @@ export interface ApiRequests {
   18: ApiVersionsRequest
   19: CreateTopicsRequest
   20: DeleteTopicsRequest
+  21: DeleteRecordsRequest
   22: InitProducerIdRequest
   23: OffsetForLeaderEpochRequest
+  24: AddPartitionsToTxnRequest
+  25: AddOffsetsToTxnRequest
+  26: EndTxnRequest
+  28: TxnOffsetCommitRequest
   32: DescribeConfigsRequest
   33: AlterConfigsRequest
+  35: DescribeLogDirsRequest
   37: CreatePartitionsRequest
   42: DeleteGroupsRequest
+  43: ElectLeadersRequest
+  44: IncrementalAlterConfigsRequest
   47: OffsetDeleteRequest
   60: DescribeClusterRequest
+  61: DescribeProducersRequest
+  65: DescribeTransactionsRequest
+  66: ListTransactionsRequest
   68: ConsumerGroupHeartbeatRequest
   69: ConsumerGroupDescribeRequest
+  75: DescribeTopicPartitionsRequest
 }
 
 export interface ApiResponses {
@@ -105,16 +141,28 @@ export interface ApiResponses {
   18: ApiVersionsResponse
   19: CreateTopicsResponse
   20: DeleteTopicsResponse
+  21: DeleteRecordsResponse
   22: InitProducerIdResponse
   23: OffsetForLeaderEpochResponse
+  24: AddPartitionsToTxnResponse
+  25: AddOffsetsToTxnResponse
+  26: EndTxnResponse
+  28: TxnOffsetCommitResponse
   32: DescribeConfigsResponse
   33: AlterConfigsResponse
+  35: DescribeLogDirsResponse
   37: CreatePartitionsResponse
   42: DeleteGroupsResponse
+  43: ElectLeadersResponse
+  44: IncrementalAlterConfigsResponse
   47: OffsetDeleteResponse
   60: DescribeClusterResponse
+  61: DescribeProducersResponse
+  65: DescribeTransactionsResponse
+  66: ListTransactionsResponse
   68: ConsumerGroupHeartbeatResponse
   69: ConsumerGroupDescribeResponse
+  75: DescribeTopicPartitionsResponse
 }
 
 /** Every API this protocol package can encode and decode, by key. */
@@ -295,6 +343,17 @@ export const apiDefinitions: { readonly [K in keyof ApiRequests]: ApiDefinition<
     encodeResponse: encodeDeleteTopicsResponse,
     decodeResponse: decodeDeleteTopicsResponse,
   },
+  21: {
+    apiKey: 21,
+    name: 'DeleteRecords',
+    minVersion: 0,
+    maxVersion: 2,
+    flexibleFrom: 2,
+    encodeRequest: encodeDeleteRecordsRequest,
+    decodeRequest: decodeDeleteRecordsRequest,
+    encodeResponse: encodeDeleteRecordsResponse,
+    decodeResponse: decodeDeleteRecordsResponse,
+  },
   22: {
     apiKey: 22,
     name: 'InitProducerId',
@@ -316,6 +375,50 @@ export const apiDefinitions: { readonly [K in keyof ApiRequests]: ApiDefinition<
     decodeRequest: decodeOffsetForLeaderEpochRequest,
     encodeResponse: encodeOffsetForLeaderEpochResponse,
     decodeResponse: decodeOffsetForLeaderEpochResponse,
+  },
+  24: {
+    apiKey: 24,
+    name: 'AddPartitionsToTxn',
+    minVersion: 0,
+    maxVersion: 5,
+    flexibleFrom: 3,
+    encodeRequest: encodeAddPartitionsToTxnRequest,
+    decodeRequest: decodeAddPartitionsToTxnRequest,
+    encodeResponse: encodeAddPartitionsToTxnResponse,
+    decodeResponse: decodeAddPartitionsToTxnResponse,
+  },
+  25: {
+    apiKey: 25,
+    name: 'AddOffsetsToTxn',
+    minVersion: 0,
+    maxVersion: 4,
+    flexibleFrom: 3,
+    encodeRequest: encodeAddOffsetsToTxnRequest,
+    decodeRequest: decodeAddOffsetsToTxnRequest,
+    encodeResponse: encodeAddOffsetsToTxnResponse,
+    decodeResponse: decodeAddOffsetsToTxnResponse,
+  },
+  26: {
+    apiKey: 26,
+    name: 'EndTxn',
+    minVersion: 0,
+    maxVersion: 5,
+    flexibleFrom: 3,
+    encodeRequest: encodeEndTxnRequest,
+    decodeRequest: decodeEndTxnRequest,
+    encodeResponse: encodeEndTxnResponse,
+    decodeResponse: decodeEndTxnResponse,
+  },
+  28: {
+    apiKey: 28,
+    name: 'TxnOffsetCommit',
+    minVersion: 0,
+    maxVersion: 4,
+    flexibleFrom: 3,
+    encodeRequest: encodeTxnOffsetCommitRequest,
+    decodeRequest: decodeTxnOffsetCommitRequest,
+    encodeResponse: encodeTxnOffsetCommitResponse,
+    decodeResponse: decodeTxnOffsetCommitResponse,
   },
   32: {
     apiKey: 32,
@@ -339,6 +442,17 @@ export const apiDefinitions: { readonly [K in keyof ApiRequests]: ApiDefinition<
     encodeResponse: encodeAlterConfigsResponse,
     decodeResponse: decodeAlterConfigsResponse,
   },
+  35: {
+    apiKey: 35,
+    name: 'DescribeLogDirs',
+    minVersion: 1,
+    maxVersion: 4,
+    flexibleFrom: 2,
+    encodeRequest: encodeDescribeLogDirsRequest,
+    decodeRequest: decodeDescribeLogDirsRequest,
+    encodeResponse: encodeDescribeLogDirsResponse,
+    decodeResponse: decodeDescribeLogDirsResponse,
+  },
   37: {
     apiKey: 37,
     name: 'CreatePartitions',
@@ -360,6 +474,28 @@ export const apiDefinitions: { readonly [K in keyof ApiRequests]: ApiDefinition<
     decodeRequest: decodeDeleteGroupsRequest,
     encodeResponse: encodeDeleteGroupsResponse,
     decodeResponse: decodeDeleteGroupsResponse,
+  },
+  43: {
+    apiKey: 43,
+    name: 'ElectLeaders',
+    minVersion: 0,
+    maxVersion: 2,
+    flexibleFrom: 2,
+    encodeRequest: encodeElectLeadersRequest,
+    decodeRequest: decodeElectLeadersRequest,
+    encodeResponse: encodeElectLeadersResponse,
+    decodeResponse: decodeElectLeadersResponse,
+  },
+  44: {
+    apiKey: 44,
+    name: 'IncrementalAlterConfigs',
+    minVersion: 0,
+    maxVersion: 1,
+    flexibleFrom: 1,
+    encodeRequest: encodeIncrementalAlterConfigsRequest,
+    decodeRequest: decodeIncrementalAlterConfigsRequest,
+    encodeResponse: encodeIncrementalAlterConfigsResponse,
+    decodeResponse: decodeIncrementalAlterConfigsResponse,
   },
   47: {
     apiKey: 47,
@@ -383,6 +519,39 @@ export const apiDefinitions: { readonly [K in keyof ApiRequests]: ApiDefinition<
     encodeResponse: encodeDescribeClusterResponse,
     decodeResponse: decodeDescribeClusterResponse,
   },
+  61: {
+    apiKey: 61,
+    name: 'DescribeProducers',
+    minVersion: 0,
+    maxVersion: 0,
+    flexibleFrom: 0,
+    encodeRequest: encodeDescribeProducersRequest,
+    decodeRequest: decodeDescribeProducersRequest,
+    encodeResponse: encodeDescribeProducersResponse,
+    decodeResponse: decodeDescribeProducersResponse,
+  },
+  65: {
+    apiKey: 65,
+    name: 'DescribeTransactions',
+    minVersion: 0,
+    maxVersion: 0,
+    flexibleFrom: 0,
+    encodeRequest: encodeDescribeTransactionsRequest,
+    decodeRequest: decodeDescribeTransactionsRequest,
+    encodeResponse: encodeDescribeTransactionsResponse,
+    decodeResponse: decodeDescribeTransactionsResponse,
+  },
+  66: {
+    apiKey: 66,
+    name: 'ListTransactions',
+    minVersion: 0,
+    maxVersion: 1,
+    flexibleFrom: 0,
+    encodeRequest: encodeListTransactionsRequest,
+    decodeRequest: decodeListTransactionsRequest,
+    encodeResponse: encodeListTransactionsResponse,
+    decodeResponse: decodeListTransactionsResponse,
+  },
   68: {
     apiKey: 68,
     name: 'ConsumerGroupHeartbeat',
@@ -404,5 +573,16 @@ export const apiDefinitions: { readonly [K in keyof ApiRequests]: ApiDefinition<
     decodeRequest: decodeConsumerGroupDescribeRequest,
     encodeResponse: encodeConsumerGroupDescribeResponse,
     decodeResponse: decodeConsumerGroupDescribeResponse,
+  },
+  75: {
+    apiKey: 75,
+    name: 'DescribeTopicPartitions',
+    minVersion: 0,
+    maxVersion: 0,
+    flexibleFrom: 0,
+    encodeRequest: encodeDescribeTopicPartitionsRequest,
+    decodeRequest: decodeDescribeTopicPartitionsRequest,
+    encodeResponse: encodeDescribeTopicPartitionsResponse,
+    decodeResponse: decodeDescribeTopicPartitionsResponse,
   },
 }
