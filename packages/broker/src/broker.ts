@@ -1,9 +1,11 @@
 import pino, { type Logger } from 'pino'
 import { Cluster, type Topic } from './cluster/cluster.js'
+import { LogCleaner, type LogCleanerRunOptions, type PartitionClean } from './cluster/log-cleaner.js'
 import { startRetention } from './cluster/retention.js'
 import { type BrokerConfig, parseBrokerConfig } from './config.js'
 import { GroupCoordinator } from './coordinator/group-coordinator.js'
 import { ClusterOffsetsLog } from './coordinator/offsets.js'
+import { brokerTransactionCoordinator } from './coordinator/transaction-cluster.js'
 import type { BrokerContext } from './handlers/handler.js'
 import { handlers } from './handlers/index.js'
 import { KafkaServer } from './net/server.js'
@@ -41,6 +43,11 @@ export interface Broker {
   readonly port: number
   readonly clusterId: string
   readonly config: BrokerConfig
+  /**
+   * Runs one log cleaner pass now (what log.cleaner.backoff.ms schedules when log.cleaner.enable):
+   * compacts the compacted partitions that are due at `options.now`. For tests and tools.
+   */
+  runLogCleaner(options?: LogCleanerRunOptions): Promise<PartitionClean[]>
   /** Answers in-flight requests, then flushes and closes the storage. Safe to call twice. */
   close(): Promise<void>
 }
@@ -100,23 +107,31 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
           .map((t) => t.name),
     },
   })
+  const transactions = brokerTransactionCoordinator(cluster, groups, config, logger)
   const context: BrokerContext = {
     cluster,
     config,
     logger,
     groups,
+    transactions,
     shutdown: shutdown.signal,
     apis: () => server?.supportedApis() ?? [],
   }
   try {
     await cluster.load()
     await groups.start()
+    // After the partitions (producer state) and the groups (pending transactional offsets): decided
+    // transactions get their markers written again.
+    await transactions.start()
     server = new KafkaServer(handlers, context, logger)
     const bound = await server.listen(host, options.port ?? 9092)
     const advertised = parseListener(options.advertisedListener) ?? { host, port: bound.port }
     self.host = advertised.host
     self.port = advertised.port
     const stopRetention = startRetention(cluster, config.logRetentionCheckIntervalMs, logger)
+    // Kafka runs no cleaner with log.cleaner.threads=0.
+    const cleaner = new LogCleaner(cluster, config, logger)
+    if (config.logCleanerEnable && config.logCleanerThreads > 0) cleaner.start()
     let closing: Promise<void> | undefined
     const activeServer = server
     return {
@@ -125,10 +140,13 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       port: bound.port,
       clusterId: cluster.clusterId,
       config,
+      runLogCleaner: (options) => cleaner.run(options),
       close() {
         closing ??= (async () => {
           shutdown.abort()
           stopRetention()
+          cleaner.stop()
+          transactions.close()
           await activeServer.close()
           await store.close()
         })()
@@ -136,6 +154,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       },
     }
   } catch (err) {
+    transactions.close()
     groups.close()
     await store.close()
     throw err

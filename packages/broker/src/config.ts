@@ -5,6 +5,11 @@
  * comes from ("Server Default Property" in Kafka's docs), so a topic without overrides inherits the
  * broker's resolved values. Parsing follows Kafka's ConfigDef: values are trimmed, numbers are
  * decimal, booleans are true/false in any case, lists are comma-separated.
+ *
+ * What DescribeConfigs reports (values as Kafka prints them, sources, synonyms) is computed here as
+ * Kafka's ConfigHelper does, over four layers: per-broker and cluster-default dynamic configs
+ * (KIP-226, set through AlterConfigs), the static properties, and the defaults.
+ * docs/configs.md is generated from these tables (packages/broker/scripts/config-docs.ts).
  */
 import { FluxoError } from '@fluxo/protocol'
 
@@ -20,10 +25,20 @@ export interface ConfigDef {
   validValues?: readonly string[]
   min?: number
   max?: number
+  /** A rule beyond min/max/validValues (Kafka's custom validators): why `value` is refused, or null. */
+  validator?: { check: (value: ConfigValue) => string | null; doc: string }
   /** Broker properties: the topic config whose broker-level default this is. */
   topicConfig?: string
-  /** Topic configs: the broker property the default comes from. */
+  /**
+   * Topic configs: the broker property the default comes from. Unset for the few Kafka topic
+   * configs without a server default (replication throttles, tiered storage switches).
+   */
   brokerConfig?: string
+  /**
+   * Broker properties: AlterConfigs may change it at runtime (KIP-226). Kafka's DynamicLogConfig
+   * makes exactly the broker defaults of topic configs dynamic among the log properties.
+   */
+  dynamic?: boolean
 }
 
 /** A bad property or topic config; `key` names it when there is one. Kafka answers INVALID_CONFIG. */
@@ -61,6 +76,25 @@ const CLEANUP_POLICIES = ['compact', 'delete'] as const
 export type CompressionType = (typeof COMPRESSION_TYPES)[number]
 export type TimestampType = (typeof TIMESTAMP_TYPES)[number]
 export type CleanupPolicy = (typeof CLEANUP_POLICIES)[number]
+
+/** Kafka's CompressionType.GZIP.levelValidator: a deflate level, or -1 for zlib's default (6). */
+const GZIP_LEVEL = {
+  check: (value: ConfigValue) => {
+    const level = value as number
+    return level === -1 || (level >= 1 && level <= 9) ? null : 'Value must be between 1 and 9, or -1'
+  },
+  doc: '[1,...,9] or -1',
+}
+
+/** Kafka's ThrottledReplicaListValidator: `*`, or partition:broker pairs. */
+const THROTTLED_REPLICAS = {
+  check: (value: ConfigValue) => {
+    const items = value as readonly string[]
+    if (items.join('').trim() === '*' || items.every((item) => /^(\d+:\d+)?$/.test(item))) return null
+    return "must be the literal '*' or a list of replicas in the following format: [partitionId]:[brokerId],[partitionId]:[brokerId],..."
+  },
+  doc: "[partitionId]:[brokerId],[partitionId]:[brokerId],... or the literal '*'",
+}
 
 export const topicConfigDefs: readonly ConfigDef[] = [
   {
@@ -237,6 +271,93 @@ export const topicConfigDefs: readonly ConfigDef[] = [
     default: false,
     brokerConfig: 'unclean.leader.election.enable',
     doc: 'Allow an out-of-sync replica to become leader as a last resort, at the cost of data loss.',
+  },
+  {
+    name: 'compression.gzip.level',
+    type: 'int',
+    default: -1,
+    validator: GZIP_LEVEL,
+    brokerConfig: 'compression.gzip.level',
+    doc: "Compression level used when compression.type is gzip (KIP-390); -1 is zlib's default.",
+  },
+  {
+    name: 'compression.lz4.level',
+    type: 'int',
+    default: 9,
+    min: 1,
+    max: 17,
+    brokerConfig: 'compression.lz4.level',
+    doc: 'Compression level used when compression.type is lz4 (KIP-390).',
+  },
+  {
+    name: 'compression.zstd.level',
+    type: 'int',
+    default: 3,
+    min: -131072,
+    max: 22,
+    brokerConfig: 'compression.zstd.level',
+    doc: 'Compression level used when compression.type is zstd (KIP-390).',
+  },
+  {
+    name: 'preallocate',
+    type: 'boolean',
+    default: false,
+    brokerConfig: 'log.preallocate',
+    doc: 'Preallocate the segment file on disk when a new segment is created. Accepted and shown; Fluxo does not preallocate.',
+  },
+  {
+    name: 'local.retention.ms',
+    type: 'long',
+    default: -2,
+    min: -2,
+    brokerConfig: 'log.local.retention.ms',
+    doc: 'Tiered storage (KIP-405): how long segments stay on local disk before deletion; -2 takes retention.ms. Fluxo has no tiered storage.',
+  },
+  {
+    name: 'local.retention.bytes',
+    type: 'long',
+    default: -2,
+    min: -2,
+    brokerConfig: 'log.local.retention.bytes',
+    doc: 'Tiered storage (KIP-405): largest local size of a partition before old segments go; -2 takes retention.bytes. Fluxo has no tiered storage.',
+  },
+  {
+    name: 'remote.storage.enable',
+    type: 'boolean',
+    default: false,
+    doc: 'Tiered storage (KIP-405) for the topic. Fluxo has no tiered storage: true is refused, as by a Kafka broker with remote.log.storage.system.enable=false.',
+  },
+  {
+    name: 'remote.log.copy.disable',
+    type: 'boolean',
+    default: false,
+    doc: 'Tiered storage (KIP-950): stop copying segments to remote storage. Accepted and shown; Fluxo has no tiered storage.',
+  },
+  {
+    name: 'remote.log.delete.on.disable',
+    type: 'boolean',
+    default: false,
+    doc: 'Tiered storage (KIP-950): delete remote data when tiered storage is turned off for the topic. Accepted and shown; Fluxo has no tiered storage.',
+  },
+  {
+    name: 'leader.replication.throttled.replicas',
+    type: 'list',
+    default: [],
+    validator: THROTTLED_REPLICAS,
+    doc: 'Replicas whose replication is throttled on the leader side, as partition:broker pairs or *. Accepted and shown; a single Fluxo node does not replicate.',
+  },
+  {
+    name: 'follower.replication.throttled.replicas',
+    type: 'list',
+    default: [],
+    validator: THROTTLED_REPLICAS,
+    doc: 'Replicas whose replication is throttled on the follower side, as partition:broker pairs or *. Accepted and shown; a single Fluxo node does not replicate.',
+  },
+  {
+    name: 'message.downconversion.enable',
+    type: 'boolean',
+    default: true,
+    doc: 'Deprecated: Kafka 4.0 removed message formats v0 and v1 (KIP-724), so there is nothing to down-convert; accepted as a no-op, as Kafka does.',
   },
   {
     name: 'flush.on.acks.all',
@@ -623,6 +744,55 @@ const brokerDefs: readonly ConfigDef[] = [
     doc: 'Final compression of stored batches: a codec, "uncompressed", or "producer" to keep the producer\'s.',
   },
   {
+    name: 'compression.gzip.level',
+    type: 'int',
+    default: -1,
+    validator: GZIP_LEVEL,
+    doc: "Compression level used when compression.type is gzip (KIP-390); -1 is zlib's default.",
+  },
+  {
+    name: 'compression.lz4.level',
+    type: 'int',
+    default: 9,
+    min: 1,
+    max: 17,
+    doc: 'Compression level used when compression.type is lz4 (KIP-390).',
+  },
+  {
+    name: 'compression.zstd.level',
+    type: 'int',
+    default: 3,
+    min: -131072,
+    max: 22,
+    doc: 'Compression level used when compression.type is zstd (KIP-390).',
+  },
+  {
+    name: 'log.preallocate',
+    type: 'boolean',
+    default: false,
+    doc: 'Preallocate segment files on disk. Accepted; Fluxo does not preallocate.',
+  },
+  {
+    name: 'log.local.retention.ms',
+    type: 'long',
+    default: -2,
+    min: -2,
+    doc: 'Tiered storage (KIP-405): local retention time; -2 takes log.retention.ms. Fluxo has no tiered storage.',
+  },
+  {
+    name: 'log.local.retention.bytes',
+    type: 'long',
+    default: -2,
+    min: -2,
+    doc: 'Tiered storage (KIP-405): local retention size; -2 takes log.retention.bytes. Fluxo has no tiered storage.',
+  },
+  {
+    name: 'log.message.downconversion.enable',
+    type: 'boolean',
+    default: true,
+    doc: 'Deprecated no-op since Kafka 4.0 removed message formats v0 and v1 (KIP-724).',
+  },
+  {
     name: 'group.initial.rebalance.delay.ms',
     type: 'int',
     default: 3000,
@@ -688,7 +858,7 @@ const topicConfigByBroker = new Map(topicConfigDefs.map((d) => [d.brokerConfig, 
 
 export const brokerConfigDefs: readonly ConfigDef[] = brokerDefs.map((d) => {
   const topicConfig = topicConfigByBroker.get(d.name)
-  return topicConfig === undefined ? d : { ...d, topicConfig }
+  return topicConfig === undefined ? d : { ...d, topicConfig, dynamic: true }
 })
 
 const brokerDefsByName = new Map(brokerConfigDefs.map((d) => [d.name, d]))
@@ -752,6 +922,13 @@ export interface BrokerConfig {
   minInsyncReplicas: number
   uncleanLeaderElectionEnable: boolean
   compressionType: CompressionType
+  compressionGzipLevel: number
+  compressionLz4Level: number
+  compressionZstdLevel: number
+  logPreallocate: boolean
+  logLocalRetentionMs: number
+  logLocalRetentionBytes: number
+  logMessageDownconversionEnable: boolean
   groupInitialRebalanceDelayMs: number
   groupMinSessionTimeoutMs: number
   groupMaxSessionTimeoutMs: number
@@ -764,6 +941,16 @@ export interface BrokerConfig {
   offsetsTopicNumPartitions: number
   /** The properties that were set, as given (DescribeConfigs' STATIC_BROKER_CONFIG). */
   raw: Readonly<Record<string, string>>
+  /** KIP-226 dynamic configs set by AlterConfigs, over `raw`; see withDynamicBrokerConfigs. */
+  dynamic: DynamicBrokerConfigs
+}
+
+/** Dynamic broker configs as AlterConfigs left them: per broker (its id) and cluster-wide (""). */
+export interface DynamicBrokerConfigs {
+  /** DYNAMIC_BROKER_CONFIG: set on this broker's resource; wins over everything. */
+  broker: Readonly<Record<string, string>>
+  /** DYNAMIC_DEFAULT_BROKER_CONFIG: set on the cluster default resource; wins over the file. */
+  clusterDefault: Readonly<Record<string, string>>
 }
 
 export interface ParsedBrokerConfig {
@@ -796,19 +983,68 @@ export interface TopicConfig {
   maxCompactionLagMs: number
   minCleanableDirtyRatio: number
   uncleanLeaderElectionEnable: boolean
+  compressionGzipLevel: number
+  compressionLz4Level: number
+  compressionZstdLevel: number
+  preallocate: boolean
+  localRetentionMs: number
+  localRetentionBytes: number
+  remoteStorageEnable: boolean
+  remoteLogCopyDisable: boolean
+  remoteLogDeleteOnDisable: boolean
+  leaderReplicationThrottledReplicas: string[]
+  followerReplicationThrottledReplicas: string[]
+  messageDownconversionEnable: boolean
   /** The topic's overrides, as given. */
   raw: Readonly<Record<string, string>>
-  /** Where each topic config's value comes from: an override, a broker property that was set, or the default. */
+  /** Where each topic config's value comes from: the head of its synonyms, else DEFAULT_CONFIG. */
   sources: Readonly<Record<string, ConfigSource>>
+  /** Each topic config's synonyms in Kafka's order of precedence (DescribeConfigs v1+). */
+  synonyms: Readonly<Record<string, readonly ConfigSynonym[]>>
 }
 
-/** DescribeConfigs' ConfigSource (KIP-226), the ones a topic config can have here. */
+/** Kafka's ConfigResource.Type ids, the resource types of DescribeConfigs and AlterConfigs. */
+export const ConfigResourceType = {
+  UNKNOWN: 0,
+  TOPIC: 2,
+  BROKER: 4,
+  BROKER_LOGGER: 8,
+  CLIENT_METRICS: 16,
+  GROUP: 32,
+} as const
+
+/** DescribeConfigs' ConfigSource (KIP-226; v1+), the ones Fluxo reports. */
 export const ConfigSource = {
   TOPIC_CONFIG: 1,
+  DYNAMIC_BROKER_CONFIG: 2,
+  DYNAMIC_DEFAULT_BROKER_CONFIG: 3,
   STATIC_BROKER_CONFIG: 4,
   DEFAULT_CONFIG: 5,
+  DYNAMIC_BROKER_LOGGER_CONFIG: 6,
 } as const
 export type ConfigSource = (typeof ConfigSource)[keyof typeof ConfigSource]
+
+/** DescribeConfigs' configType (KIP-569; v3+): Kafka's DescribeConfigsResponse.ConfigType ids. */
+export const ConfigTypeId = {
+  UNKNOWN: 0,
+  BOOLEAN: 1,
+  STRING: 2,
+  INT: 3,
+  SHORT: 4,
+  LONG: 5,
+  DOUBLE: 6,
+  LIST: 7,
+  CLASS: 8,
+  PASSWORD: 9,
+} as const
+
+/** One place a config's value may come from, as DescribeConfigs lists it. */
+export interface ConfigSynonym {
+  name: string
+  /** null for sensitive configs. */
+  value: string | null
+  source: ConfigSource
+}
 
 /** A config entry as CreateTopics (v5+) and DescribeConfigs report it. */
 export interface ConfigEntry {
@@ -845,6 +1081,13 @@ function parseNumber(def: ConfigDef, text: string, value: string): number {
 
 /** A property's string value, parsed and checked against its definition. */
 function parseValue(def: ConfigDef, value: string): ConfigValue {
+  const parsed = parseTyped(def, value)
+  const reason = def.validator?.check(parsed)
+  if (reason) throw invalid(def, value, reason)
+  return parsed
+}
+
+function parseTyped(def: ConfigDef, value: string): ConfigValue {
   const text = def.type === 'password' ? value : value.trim()
   switch (def.type) {
     case 'int':
@@ -1024,6 +1267,13 @@ export function parseBrokerConfig(props: Readonly<Record<string, string>>): Pars
     minInsyncReplicas: v.num('min.insync.replicas'),
     uncleanLeaderElectionEnable: v.bool('unclean.leader.election.enable'),
     compressionType: v.str<CompressionType>('compression.type'),
+    compressionGzipLevel: v.num('compression.gzip.level'),
+    compressionLz4Level: v.num('compression.lz4.level'),
+    compressionZstdLevel: v.num('compression.zstd.level'),
+    logPreallocate: v.bool('log.preallocate'),
+    logLocalRetentionMs: v.num('log.local.retention.ms'),
+    logLocalRetentionBytes: v.num('log.local.retention.bytes'),
+    logMessageDownconversionEnable: v.bool('log.message.downconversion.enable'),
     groupInitialRebalanceDelayMs: v.num('group.initial.rebalance.delay.ms'),
     groupMinSessionTimeoutMs: v.num('group.min.session.timeout.ms'),
     groupMaxSessionTimeoutMs: v.num('group.max.session.timeout.ms'),
@@ -1035,6 +1285,7 @@ export function parseBrokerConfig(props: Readonly<Record<string, string>>): Pars
     offsetsRetentionMs: v.num('offsets.retention.minutes') * MINUTE_MS,
     offsetsTopicNumPartitions: v.num('offsets.topic.num.partitions'),
     raw: Object.fromEntries(raw),
+    dynamic: { broker: {}, clusterDefault: {} },
   }
   return { config, warnings }
 }
@@ -1059,9 +1310,11 @@ export function resolveTopicConfig(
     set.set(key, parseValue(def, value))
   }
   const inherited = broker as unknown as Readonly<Record<string, ConfigValue>>
-  const v = new Values((name) =>
-    set.has(name) ? set.get(name)! : inherited[configField(topicDefsByName.get(name)!.brokerConfig!)],
-  )
+  const v = new Values((name) => {
+    if (set.has(name)) return set.get(name)!
+    const def = topicDefsByName.get(name)!
+    return def.brokerConfig === undefined ? def.default : inherited[configField(def.brokerConfig)]
+  })
 
   const minCompactionLagMs = v.num('min.compaction.lag.ms')
   const maxCompactionLagMs = v.num('max.compaction.lag.ms')
@@ -1070,8 +1323,15 @@ export function resolveTopicConfig(
       'min.compaction.lag.ms',
       `min.compaction.lag.ms (${minCompactionLagMs}) must not be larger than max.compaction.lag.ms (${maxCompactionLagMs})`,
     )
+  // Kafka's LogConfig.validate refuses it while remote.log.storage.system.enable is false, which
+  // is what a broker without tiered storage is.
+  if (v.bool('remote.storage.enable'))
+    throw new ConfigError(
+      'remote.storage.enable',
+      'Invalid value "true" for configuration remote.storage.enable: Tiered Storage functionality is disabled in the broker (Fluxo has none). Topic cannot be configured with remote log storage.',
+    )
 
-  return {
+  const config: Omit<TopicConfig, 'sources' | 'synonyms'> = {
     cleanupPolicy: v.list<CleanupPolicy>('cleanup.policy'),
     compressionType: v.str<CompressionType>('compression.type'),
     deleteRetentionMs: v.num('delete.retention.ms'),
@@ -1095,29 +1355,93 @@ export function resolveTopicConfig(
     maxCompactionLagMs,
     minCleanableDirtyRatio: v.num('min.cleanable.dirty.ratio'),
     uncleanLeaderElectionEnable: v.bool('unclean.leader.election.enable'),
+    compressionGzipLevel: v.num('compression.gzip.level'),
+    compressionLz4Level: v.num('compression.lz4.level'),
+    compressionZstdLevel: v.num('compression.zstd.level'),
+    preallocate: v.bool('preallocate'),
+    localRetentionMs: v.num('local.retention.ms'),
+    localRetentionBytes: v.num('local.retention.bytes'),
+    remoteStorageEnable: v.bool('remote.storage.enable'),
+    remoteLogCopyDisable: v.bool('remote.log.copy.disable'),
+    remoteLogDeleteOnDisable: v.bool('remote.log.delete.on.disable'),
+    leaderReplicationThrottledReplicas: v.list('leader.replication.throttled.replicas'),
+    followerReplicationThrottledReplicas: v.list('follower.replication.throttled.replicas'),
+    messageDownconversionEnable: v.bool('message.downconversion.enable'),
     raw: { ...overrides },
-    sources: Object.fromEntries(
-      topicConfigDefs.map((def) => {
-        if (set.has(def.name)) return [def.name, ConfigSource.TOPIC_CONFIG]
-        const fromBroker = brokerSynonyms(def).some((name) => name in broker.raw)
-        return [def.name, fromBroker ? ConfigSource.STATIC_BROKER_CONFIG : ConfigSource.DEFAULT_CONFIG]
-      }),
-    ),
   }
+  const values = config as unknown as Readonly<Record<string, ConfigValue>>
+  const synonyms: Record<string, readonly ConfigSynonym[]> = {}
+  const sources: Record<string, ConfigSource> = {}
+  for (const def of topicConfigDefs) {
+    // Kafka's ConfigHelper.createTopicConfigEntry: the override, then the broker property's synonyms.
+    const sensitive = isSensitive(def)
+    const list = def.brokerConfig === undefined ? [] : brokerSynonymList(broker, def.brokerConfig, sensitive)
+    const value = sensitive ? null : formatValue(values[configField(def.name)], def.type)
+    synonyms[def.name] =
+      def.name in overrides ? [{ name: def.name, value, source: ConfigSource.TOPIC_CONFIG }, ...list] : list
+    sources[def.name] = synonyms[def.name][0]?.source ?? ConfigSource.DEFAULT_CONFIG
+  }
+  return { ...config, sources, synonyms }
 }
 
-/** The broker properties a topic config's default is resolved from, in Kafka's order of precedence. */
-function brokerSynonyms(def: ConfigDef): readonly string[] {
-  const name = def.brokerConfig!
-  return [name, ...(derivedFrom[name] ?? [])]
+/** Kafka's KafkaConfig.maybeSensitive: passwords (and configs of unknown type) never show a value. */
+function isSensitive(def: ConfigDef): boolean {
+  return def.type === 'password'
 }
 
-/** Kafka's 9223372036854775807 for Long.MAX_VALUE, as DescribeConfigs shows it. */
-function formatValue(value: ConfigValue): string | null {
+/** Broker properties that resolve one value, in precedence order (DynamicBrokerConfig.brokerConfigSynonyms). */
+export function brokerSynonymGroup(name: string): readonly string[] {
+  for (const [primary, rest] of Object.entries(derivedFrom))
+    if (primary === name || rest.includes(name)) return [primary, ...rest]
+  return [name]
+}
+
+/** Defaults as Kafka's DynamicBrokerConfig.staticDefaultConfigs has them: unset (null) ones are absent. */
+const brokerDefaultStrings: Readonly<Record<string, string>> = Object.fromEntries(
+  brokerDefs.filter((d) => d.default !== null).map((d) => [d.name, formatValue(d.default, d.type)!]),
+)
+
+/**
+ * Kafka's ConfigHelper.configSynonyms: every property of `name`'s synonym group that is set, layer
+ * by layer (per-broker dynamic, cluster-default dynamic, static file, default), then everything
+ * before the first entry for `name` itself is dropped. So a topic config whose broker property is
+ * only set through a lower-precedence synonym (log.retention.hours for retention.ms) shows no
+ * synonyms and DEFAULT_CONFIG, exactly as Kafka reports it.
+ */
+function brokerSynonymList(broker: BrokerConfig, name: string, sensitive: boolean): ConfigSynonym[] {
+  const layers: [Readonly<Record<string, string>>, ConfigSource][] = [
+    [broker.dynamic.broker, ConfigSource.DYNAMIC_BROKER_CONFIG],
+    [broker.dynamic.clusterDefault, ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG],
+    [broker.raw, ConfigSource.STATIC_BROKER_CONFIG],
+    [brokerDefaultStrings, ConfigSource.DEFAULT_CONFIG],
+  ]
+  const all: ConfigSynonym[] = []
+  for (const [props, source] of layers)
+    for (const synonym of brokerSynonymGroup(name))
+      if (Object.hasOwn(props, synonym))
+        all.push({ name: synonym, value: sensitive ? null : props[synonym], source })
+  const first = all.findIndex((s) => s.name === name)
+  return first === -1 ? [] : all.slice(first)
+}
+
+/**
+ * A value as Kafka's ConfigDef.convertToString prints it: Long.MAX_VALUE in full, lists
+ * comma-joined, doubles as Java's Double.toString (1.0, 1.0E-4).
+ */
+export function formatValue(value: ConfigValue, type?: ConfigType): string | null {
   if (value === null) return null
   if (Array.isArray(value)) return value.join(',')
   if (value === LONG_MAX) return '9223372036854775807'
+  if (type === 'double' && typeof value === 'number') return javaDouble(value)
   return String(value)
+}
+
+function javaDouble(n: number): string {
+  if (!Number.isFinite(n)) return Number.isNaN(n) ? 'NaN' : n > 0 ? 'Infinity' : '-Infinity'
+  const abs = Math.abs(n)
+  if (n === 0 || (abs >= 1e-3 && abs < 1e7)) return Number.isInteger(n) ? n.toFixed(1) : String(n)
+  const [mantissa, exponent] = n.toExponential().split('e')
+  return `${mantissa.includes('.') ? mantissa : `${mantissa}.0`}E${Number(exponent)}`
 }
 
 /** Every topic config of `config`, with its value and source, for CreateTopics and DescribeConfigs. */
@@ -1125,11 +1449,156 @@ export function describeTopicConfigs(config: TopicConfig): ConfigEntry[] {
   const values = config as unknown as Readonly<Record<string, ConfigValue>>
   return topicConfigDefs.map((def) => ({
     name: def.name,
-    value: formatValue(values[configField(def.name)]),
+    value: isSensitive(def) ? null : formatValue(values[configField(def.name)], def.type),
     readOnly: false,
     configSource: config.sources[def.name],
-    isSensitive: def.type === 'password',
+    isSensitive: isSensitive(def),
   }))
+}
+
+/** A DescribeConfigs entry (v1+ synonyms, v3+ type and documentation). */
+export interface DescribedConfig extends ConfigEntry {
+  synonyms: ConfigSynonym[]
+  configType: number
+  documentation: string | null
+}
+
+export interface DescribeOptions {
+  includeSynonyms: boolean
+  includeDocumentation: boolean
+}
+
+/** DescribeConfigs for a topic: every topic config, as Kafka's ConfigHelper.createTopicConfigEntry. */
+export function describeTopicConfigEntries(config: TopicConfig, options: DescribeOptions): DescribedConfig[] {
+  return describeTopicConfigs(config).map((entry, i) => {
+    const def = topicConfigDefs[i]
+    return {
+      ...entry,
+      synonyms: options.includeSynonyms ? [...config.synonyms[def.name]] : [],
+      configType: configTypeId(def.type),
+      documentation: options.includeDocumentation ? def.doc : null,
+    }
+  })
+}
+
+/**
+ * DescribeConfigs for a broker, as Kafka's ConfigHelper.createBrokerConfigEntry. `perBroker`
+ * (resource name = this broker's id): every property with the value in force. Otherwise (resource
+ * name "", the cluster default): only the properties set as dynamic cluster defaults.
+ */
+export function describeBrokerConfigEntries(
+  config: BrokerConfig,
+  perBroker: boolean,
+  options: DescribeOptions,
+): DescribedConfig[] {
+  const defs = perBroker
+    ? brokerConfigDefs
+    : brokerConfigDefs.filter((d) => Object.hasOwn(config.dynamic.clusterDefault, d.name))
+  return defs.map((def) => {
+    const sensitive = isSensitive(def)
+    const all = brokerSynonymList(config, def.name, sensitive).filter(
+      (s) => perBroker || s.source === ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG,
+    )
+    return {
+      name: def.name,
+      value: sensitive ? null : brokerValue(config, def, perBroker),
+      readOnly: def.dynamic !== true,
+      configSource: all[0]?.source ?? ConfigSource.DEFAULT_CONFIG,
+      isSensitive: sensitive,
+      synonyms: options.includeSynonyms ? all : [],
+      configType: configTypeId(def.type),
+      documentation: options.includeDocumentation ? def.doc : null,
+    }
+  })
+}
+
+/** A broker property's own value (not a derived one: log.retention.ms stays null when unset). */
+function brokerValue(config: BrokerConfig, def: ConfigDef, perBroker: boolean): string | null {
+  if (def.name === 'node.id') return String(config.nodeId)
+  const layers = perBroker
+    ? [config.dynamic.broker, config.dynamic.clusterDefault, config.raw]
+    : [config.dynamic.clusterDefault]
+  const set = layers.find((props) => Object.hasOwn(props, def.name))
+  if (set === undefined) return formatValue(def.default, def.type)
+  return formatValue(parseValue(def, set[def.name]), def.type)
+}
+
+function configTypeId(type: ConfigType): number {
+  return ConfigTypeId[type.toUpperCase() as keyof typeof ConfigTypeId] ?? ConfigTypeId.UNKNOWN
+}
+
+/**
+ * `config` with these dynamic configs in force (AlterConfigs on a broker resource, KIP-226). Only
+ * dynamic properties may be set (Kafka: "Cannot update these configs dynamically"); values are
+ * checked as in a server.properties. Throws ConfigError. Fields of other properties are kept as
+ * they are, including the embedded broker's own adjustments.
+ */
+export function withDynamicBrokerConfigs(config: BrokerConfig, dynamic: DynamicBrokerConfigs): BrokerConfig {
+  const names = [...Object.keys(dynamic.clusterDefault), ...Object.keys(dynamic.broker)]
+  const refused = [...new Set(names.filter((name) => brokerDefsByName.get(name)?.dynamic !== true))]
+  if (refused.length > 0)
+    throw new ConfigError(refused[0], `Cannot update these configs dynamically: Set(${refused.join(', ')})`)
+  const { config: parsed } = parseBrokerConfig({
+    ...config.raw,
+    ...dynamic.clusterDefault,
+    ...dynamic.broker,
+  })
+  const next: BrokerConfig = {
+    ...config,
+    dynamic: { broker: { ...dynamic.broker }, clusterDefault: { ...dynamic.clusterDefault } },
+  }
+  const from = parsed as unknown as Record<string, unknown>
+  const into = next as unknown as Record<string, unknown>
+  for (const def of brokerConfigDefs)
+    if (def.dynamic) into[configField(def.name)] = from[configField(def.name)]
+  return next
+}
+
+/** IncrementalAlterConfigs' operations (KIP-339). */
+export const AlterConfigOp = { SET: 0, DELETE: 1, APPEND: 2, SUBTRACT: 3 } as const
+
+export interface ConfigOp {
+  name: string
+  op: number
+  value: string | null
+}
+
+/**
+ * Applies IncrementalAlterConfigs operations to a resource's set configs (topic overrides, or a
+ * broker's dynamic configs) as Kafka's ConfigurationControlManager does. APPEND and SUBTRACT work
+ * on the current value, else the table default (not the broker's), and only on list configs:
+ * others throw ConfigError. The result is not validated here.
+ */
+export function applyConfigOps(
+  current: Readonly<Record<string, string>>,
+  ops: readonly ConfigOp[],
+  resource: 'topic' | 'broker',
+): Record<string, string> {
+  const defs = resource === 'topic' ? topicDefsByName : brokerDefsByName
+  const next: Record<string, string> = { ...current }
+  for (const { name, op, value } of ops) {
+    if (op === AlterConfigOp.SET) next[name] = value ?? ''
+    else if (op === AlterConfigOp.DELETE) delete next[name]
+    else if (op === AlterConfigOp.APPEND || op === AlterConfigOp.SUBTRACT) {
+      const opName = op === AlterConfigOp.APPEND ? 'APPEND' : 'SUBTRACT'
+      const def = defs.get(name)
+      if (def?.type !== 'list')
+        throw new ConfigError(name, `Can't ${opName} to key ${name} because its type is not LIST.`)
+      const old = Object.hasOwn(next, name) ? next[name] : (formatValue(def.default) ?? '')
+      const items = splitList(old)
+      for (const item of splitList(value ?? '')) {
+        const at = items.indexOf(item)
+        if (op === AlterConfigOp.APPEND && at === -1) items.push(item)
+        if (op === AlterConfigOp.SUBTRACT && at !== -1) items.splice(at, 1)
+      }
+      next[name] = items.join(',')
+    } else throw new RangeError(`unknown config operation ${op}`)
+  }
+  return next
+}
+
+function splitList(value: string): string[] {
+  return value.trim() === '' ? [] : value.split(',').map((s) => s.trim())
 }
 
 const escapes: Readonly<Record<string, string>> = { t: '\t', n: '\n', r: '\r', f: '\f' }

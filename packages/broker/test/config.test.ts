@@ -1,18 +1,75 @@
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
+import { renderConfigDocs } from '../scripts/config-docs.js'
 import {
+  AlterConfigOp,
   ConfigError,
   ConfigSource,
+  ConfigTypeId,
+  applyConfigOps,
   brokerConfigDefs,
   configField,
+  describeBrokerConfigEntries,
+  describeTopicConfigEntries,
   describeTopicConfigs,
+  formatValue,
   parseBrokerConfig,
   parseProperties,
   resolveTopicConfig,
   topicConfigDefs,
+  withDynamicBrokerConfigs,
 } from '../src/config.js'
 
 const LONG_MAX = Number.MAX_SAFE_INTEGER
+
+/** Kafka 4.0's topic configs (its "Topic-Level Configs" documentation). */
+const KAFKA_TOPIC_CONFIGS = [
+  'cleanup.policy',
+  'compression.gzip.level',
+  'compression.lz4.level',
+  'compression.type',
+  'compression.zstd.level',
+  'delete.retention.ms',
+  'file.delete.delay.ms',
+  'flush.messages',
+  'flush.ms',
+  'follower.replication.throttled.replicas',
+  'index.interval.bytes',
+  'leader.replication.throttled.replicas',
+  'local.retention.bytes',
+  'local.retention.ms',
+  'max.compaction.lag.ms',
+  'max.message.bytes',
+  'message.downconversion.enable',
+  'message.timestamp.after.max.ms',
+  'message.timestamp.before.max.ms',
+  'message.timestamp.type',
+  'min.cleanable.dirty.ratio',
+  'min.compaction.lag.ms',
+  'min.insync.replicas',
+  'preallocate',
+  'remote.log.copy.disable',
+  'remote.log.delete.on.disable',
+  'remote.storage.enable',
+  'retention.bytes',
+  'retention.ms',
+  'segment.bytes',
+  'segment.index.bytes',
+  'segment.jitter.ms',
+  'segment.ms',
+  'unclean.leader.election.enable',
+]
+
+/** Kafka's topic configs without a "Server Default Property". */
+const NO_SERVER_DEFAULT = [
+  'follower.replication.throttled.replicas',
+  'leader.replication.throttled.replicas',
+  'message.downconversion.enable',
+  'remote.log.copy.disable',
+  'remote.log.delete.on.disable',
+  'remote.storage.enable',
+]
 
 /** The parsed config, for tests that do not look at warnings. */
 function broker(props: Record<string, string>) {
@@ -40,6 +97,10 @@ describe('config tables', () => {
   it('link every topic config to a broker property, both ways', () => {
     const byName = new Map(brokerConfigDefs.map((d) => [d.name, d]))
     for (const def of topicConfigDefs) {
+      if (NO_SERVER_DEFAULT.includes(def.name)) {
+        assert.equal(def.brokerConfig, undefined, def.name)
+        continue
+      }
       assert.ok(def.brokerConfig, def.name)
       const source = byName.get(def.brokerConfig)
       assert.ok(source, `${def.name} ← ${def.brokerConfig}`)
@@ -47,7 +108,29 @@ describe('config tables', () => {
       assert.equal(source.type, def.type, def.name)
     }
     const linked = brokerConfigDefs.filter((d) => d.topicConfig).length
-    assert.equal(linked, topicConfigDefs.length)
+    assert.equal(linked, topicConfigDefs.length - NO_SERVER_DEFAULT.length)
+  })
+
+  it('hold every topic config of Kafka 4.0, and Fluxo’s one more', () => {
+    assert.deepEqual(
+      topicConfigDefs.map((d) => d.name).sort(),
+      [...KAFKA_TOPIC_CONFIGS, 'flush.on.acks.all'].sort(),
+    )
+  })
+
+  it('make exactly the broker defaults of topic configs dynamic, as Kafka’s DynamicLogConfig', () => {
+    const dynamic = brokerConfigDefs.filter((d) => d.dynamic).map((d) => d.name)
+    assert.deepEqual(
+      dynamic.sort(),
+      brokerConfigDefs
+        .filter((d) => d.topicConfig)
+        .map((d) => d.name)
+        .sort(),
+    )
+    assert.ok(dynamic.includes('log.retention.ms'))
+    assert.ok(dynamic.includes('message.max.bytes'))
+    assert.ok(!dynamic.includes('log.retention.hours'))
+    assert.ok(!dynamic.includes('num.partitions'))
   })
 
   it('name the Kafka links', () => {
@@ -117,7 +200,15 @@ describe('parseBrokerConfig', () => {
     assert.equal(c.offsetsRetentionMinutes, 10080)
     assert.equal(c.offsetsRetentionMs, 10080 * 60000)
     assert.equal(c.offsetsTopicNumPartitions, 50)
+    assert.equal(c.compressionGzipLevel, -1)
+    assert.equal(c.compressionLz4Level, 9)
+    assert.equal(c.compressionZstdLevel, 3)
+    assert.equal(c.logPreallocate, false)
+    assert.equal(c.logLocalRetentionMs, -2)
+    assert.equal(c.logLocalRetentionBytes, -2)
+    assert.equal(c.logMessageDownconversionEnable, true)
     assert.deepEqual(c.raw, {})
+    assert.deepEqual(c.dynamic, { broker: {}, clusterDefault: {} })
     assert.deepEqual(parseBrokerConfig({}).warnings, [])
   })
 
@@ -250,7 +341,7 @@ describe('resolveTopicConfig', () => {
   it('reads every topic config’s default from its BrokerConfig field', () => {
     const brokerConfig = broker({})
     for (const def of topicConfigDefs)
-      assert.ok(configField(def.brokerConfig ?? '') in brokerConfig, def.name)
+      if (def.brokerConfig) assert.ok(configField(def.brokerConfig) in brokerConfig, def.name)
   })
 
   it('inherits the broker’s resolved values', () => {
@@ -314,6 +405,15 @@ describe('resolveTopicConfig', () => {
       [{ 'max.message.bytes': 'big' }, 'max.message.bytes'],
       [{ 'unclean.leader.election.enable': '1' }, 'unclean.leader.election.enable'],
       [{ 'min.compaction.lag.ms': '10', 'max.compaction.lag.ms': '5' }, 'min.compaction.lag.ms'],
+      [{ 'compression.gzip.level': '0' }, 'compression.gzip.level'],
+      [{ 'compression.gzip.level': '10' }, 'compression.gzip.level'],
+      [{ 'compression.lz4.level': '18' }, 'compression.lz4.level'],
+      [{ 'compression.zstd.level': '23' }, 'compression.zstd.level'],
+      [{ 'local.retention.ms': '-3' }, 'local.retention.ms'],
+      [{ 'leader.replication.throttled.replicas': '0:1,x' }, 'leader.replication.throttled.replicas'],
+      [{ 'follower.replication.throttled.replicas': '*,0:1' }, 'follower.replication.throttled.replicas'],
+      [{ 'remote.storage.enable': 'true' }, 'remote.storage.enable'],
+      [{ preallocate: 'maybe' }, 'preallocate'],
     ]
     for (const [overrides, key] of bad)
       assert.throws(() => resolveTopicConfig(brokerConfig, overrides), configError(key), key)
@@ -322,7 +422,7 @@ describe('resolveTopicConfig', () => {
 
 describe('describeTopicConfigs', () => {
   it('lists every topic config with its value and source', () => {
-    const brokerConfig = broker({ 'log.roll.hours': '1', 'log.cleanup.policy': 'compact,delete' })
+    const brokerConfig = broker({ 'log.roll.ms': '3600000', 'log.cleanup.policy': 'compact,delete' })
     const entries = describeTopicConfigs(resolveTopicConfig(brokerConfig, { 'retention.ms': '1000' }))
     assert.deepEqual(
       entries.map((e) => e.name),
@@ -410,5 +510,345 @@ describe('parseProperties', () => {
     assert.equal(c.nodeId, 3)
     assert.deepEqual(c.logDirs, ['/var/fluxo'])
     assert.equal(c.logRollMs, 24 * 3600000)
+  })
+})
+
+describe('topic config validators', () => {
+  it('accept what Kafka accepts', () => {
+    const t = resolveTopicConfig(broker({}), {
+      'compression.gzip.level': '-1',
+      'compression.lz4.level': '17',
+      'compression.zstd.level': '-131072',
+      'leader.replication.throttled.replicas': '0:1, 1:1',
+      'follower.replication.throttled.replicas': '*',
+      'local.retention.ms': '-2',
+      'remote.storage.enable': 'false',
+      'message.downconversion.enable': 'false',
+    })
+    assert.equal(t.compressionGzipLevel, -1)
+    assert.equal(t.compressionLz4Level, 17)
+    assert.equal(t.compressionZstdLevel, -131072)
+    assert.deepEqual(t.leaderReplicationThrottledReplicas, ['0:1', '1:1'])
+    assert.deepEqual(t.followerReplicationThrottledReplicas, ['*'])
+    assert.equal(t.remoteStorageEnable, false)
+    assert.equal(resolveTopicConfig(broker({}), { 'compression.gzip.level': '9' }).compressionGzipLevel, 9)
+  })
+
+  it('name the key and the rule', () => {
+    assert.throws(
+      () => resolveTopicConfig(broker({}), { 'compression.gzip.level': '0' }),
+      configError('compression.gzip.level', /between 1 and 9, or -1/),
+    )
+    assert.throws(
+      () => resolveTopicConfig(broker({}), { 'retention.ms': 'soon' }),
+      configError('retention.ms', /Invalid value "soon" for configuration retention\.ms: not a number/),
+    )
+    assert.throws(
+      () => resolveTopicConfig(broker({}), { 'segment.bytes': '1000' }),
+      configError('segment.bytes', /at least 1048576/),
+    )
+    assert.throws(
+      () => resolveTopicConfig(broker({}), { 'no.such.config': '1' }),
+      configError('no.such.config', /^Unknown topic config name: no\.such\.config$/),
+    )
+  })
+})
+
+describe('config synonyms and sources (Kafka’s ConfigHelper)', () => {
+  const synonyms = (brokerProps: Record<string, string>, overrides: Record<string, string>, name: string) =>
+    resolveTopicConfig(broker(brokerProps), overrides).synonyms[name]
+
+  it('lists an override, then the broker property set in the file, then its default', () => {
+    assert.deepEqual(
+      synonyms({ 'log.segment.bytes': '2097152' }, { 'segment.bytes': '1048576' }, 'segment.bytes'),
+      [
+        { name: 'segment.bytes', value: '1048576', source: ConfigSource.TOPIC_CONFIG },
+        { name: 'log.segment.bytes', value: '2097152', source: ConfigSource.STATIC_BROKER_CONFIG },
+        { name: 'log.segment.bytes', value: '1073741824', source: ConfigSource.DEFAULT_CONFIG },
+      ],
+    )
+    const t = resolveTopicConfig(broker({ 'log.segment.bytes': '2097152' }), {})
+    assert.equal(t.sources['segment.bytes'], ConfigSource.STATIC_BROKER_CONFIG)
+    assert.equal(t.segmentBytes, 2097152)
+  })
+
+  it('shows the default alone for an untouched config', () => {
+    assert.deepEqual(synonyms({}, {}, 'max.message.bytes'), [
+      { name: 'message.max.bytes', value: '1048588', source: ConfigSource.DEFAULT_CONFIG },
+    ])
+    assert.deepEqual(synonyms({}, {}, 'flush.messages'), [
+      {
+        name: 'log.flush.interval.messages',
+        value: '9223372036854775807',
+        source: ConfigSource.DEFAULT_CONFIG,
+      },
+    ])
+  })
+
+  it('keeps the lower-precedence broker synonyms after the primary one', () => {
+    assert.deepEqual(
+      synonyms({ 'log.retention.ms': '60000', 'log.retention.hours': '2' }, {}, 'retention.ms'),
+      [
+        { name: 'log.retention.ms', value: '60000', source: ConfigSource.STATIC_BROKER_CONFIG },
+        { name: 'log.retention.hours', value: '2', source: ConfigSource.STATIC_BROKER_CONFIG },
+        { name: 'log.retention.hours', value: '168', source: ConfigSource.DEFAULT_CONFIG },
+      ],
+    )
+  })
+
+  it('drops synonyms before the primary broker property, as Kafka does', () => {
+    // Kafka's configSynonyms(...).dropWhile(_.name != "log.retention.ms"): with only
+    // log.retention.hours set, retention.ms shows no synonyms and DEFAULT_CONFIG, though its
+    // value is the broker's.
+    const t = resolveTopicConfig(broker({ 'log.retention.hours': '2' }), {})
+    assert.deepEqual(t.synonyms['retention.ms'], [])
+    assert.equal(t.sources['retention.ms'], ConfigSource.DEFAULT_CONFIG)
+    assert.equal(t.retentionMs, 2 * 3600000)
+  })
+
+  it('has none for the configs without a server default', () => {
+    const t = resolveTopicConfig(broker({}), { 'remote.log.copy.disable': 'true' })
+    assert.deepEqual(t.synonyms['remote.storage.enable'], [])
+    assert.equal(t.sources['remote.storage.enable'], ConfigSource.DEFAULT_CONFIG)
+    assert.deepEqual(t.synonyms['remote.log.copy.disable'], [
+      { name: 'remote.log.copy.disable', value: 'true', source: ConfigSource.TOPIC_CONFIG },
+    ])
+  })
+
+  it('puts dynamic broker configs first: per broker, then cluster default', () => {
+    const base = broker({ 'log.retention.ms': '1000' })
+    const next = withDynamicBrokerConfigs(base, {
+      broker: { 'log.retention.ms': '3000' },
+      clusterDefault: { 'log.retention.ms': '2000' },
+    })
+    const t = resolveTopicConfig(next, {})
+    assert.equal(t.retentionMs, 3000)
+    assert.deepEqual(t.synonyms['retention.ms'], [
+      { name: 'log.retention.ms', value: '3000', source: ConfigSource.DYNAMIC_BROKER_CONFIG },
+      { name: 'log.retention.ms', value: '2000', source: ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG },
+      { name: 'log.retention.ms', value: '1000', source: ConfigSource.STATIC_BROKER_CONFIG },
+      { name: 'log.retention.hours', value: '168', source: ConfigSource.DEFAULT_CONFIG },
+    ])
+  })
+})
+
+describe('describeTopicConfigEntries', () => {
+  it('adds the type, and synonyms and documentation on request', () => {
+    const config = resolveTopicConfig(broker({}), { 'retention.ms': '1000' })
+    const plain = describeTopicConfigEntries(config, { includeSynonyms: false, includeDocumentation: false })
+    const full = describeTopicConfigEntries(config, { includeSynonyms: true, includeDocumentation: true })
+    const byName = new Map(full.map((e) => [e.name, e]))
+    assert.ok(plain.every((e) => e.synonyms.length === 0 && e.documentation === null))
+    assert.deepEqual(byName.get('retention.ms'), {
+      name: 'retention.ms',
+      value: '1000',
+      readOnly: false,
+      configSource: ConfigSource.TOPIC_CONFIG,
+      isSensitive: false,
+      synonyms: [{ name: 'retention.ms', value: '1000', source: ConfigSource.TOPIC_CONFIG }],
+      configType: ConfigTypeId.LONG,
+      documentation: topicConfigDefs.find((d) => d.name === 'retention.ms')?.doc,
+    })
+    assert.equal(byName.get('cleanup.policy')?.configType, ConfigTypeId.LIST)
+    assert.equal(byName.get('min.cleanable.dirty.ratio')?.configType, ConfigTypeId.DOUBLE)
+    assert.equal(byName.get('min.cleanable.dirty.ratio')?.value, '0.5')
+    assert.equal(byName.get('segment.bytes')?.configType, ConfigTypeId.INT)
+    assert.equal(byName.get('preallocate')?.configType, ConfigTypeId.BOOLEAN)
+    assert.equal(byName.get('compression.type')?.configType, ConfigTypeId.STRING)
+    assert.equal(byName.get('leader.replication.throttled.replicas')?.value, '')
+  })
+
+  it('prints doubles as Java does', () => {
+    const config = resolveTopicConfig(broker({}), { 'min.cleanable.dirty.ratio': '1' })
+    assert.equal(
+      describeTopicConfigs(config).find((e) => e.name === 'min.cleanable.dirty.ratio')?.value,
+      '1.0',
+    )
+    assert.equal(formatValue(0.25, 'double'), '0.25')
+    assert.equal(formatValue(0, 'double'), '0.0')
+    assert.equal(formatValue(0.0001, 'double'), '1.0E-4')
+    assert.equal(formatValue(12345678.5, 'double'), '1.23456785E7')
+    assert.equal(formatValue(LONG_MAX, 'long'), '9223372036854775807')
+  })
+})
+
+describe('describeBrokerConfigEntries', () => {
+  const none = { includeSynonyms: false, includeDocumentation: false }
+  const all = { includeSynonyms: true, includeDocumentation: true }
+
+  it('lists every property of this broker, with read-only unless dynamic', () => {
+    const config = broker({ 'log.retention.hours': '24', 'num.partitions': '3', 'node.id': '2' })
+    const entries = describeBrokerConfigEntries(config, true, all)
+    assert.deepEqual(
+      entries.map((e) => e.name),
+      brokerConfigDefs.map((d) => d.name),
+    )
+    const byName = new Map(entries.map((e) => [e.name, e]))
+    assert.deepEqual(byName.get('num.partitions'), {
+      name: 'num.partitions',
+      value: '3',
+      readOnly: true,
+      configSource: ConfigSource.STATIC_BROKER_CONFIG,
+      isSensitive: false,
+      synonyms: [
+        { name: 'num.partitions', value: '3', source: ConfigSource.STATIC_BROKER_CONFIG },
+        { name: 'num.partitions', value: '1', source: ConfigSource.DEFAULT_CONFIG },
+      ],
+      configType: ConfigTypeId.INT,
+      documentation: brokerConfigDefs.find((d) => d.name === 'num.partitions')?.doc,
+    })
+    // Kafka shows the property's own value: log.retention.ms stays null, hours carries the setting.
+    assert.equal(byName.get('log.retention.ms')?.value, null)
+    assert.equal(byName.get('log.retention.ms')?.configSource, ConfigSource.DEFAULT_CONFIG)
+    assert.equal(byName.get('log.retention.ms')?.readOnly, false)
+    assert.equal(byName.get('log.retention.hours')?.value, '24')
+    assert.equal(byName.get('log.retention.hours')?.readOnly, true)
+    assert.equal(byName.get('node.id')?.value, '2')
+    assert.equal(byName.get('log.flush.interval.messages')?.value, '9223372036854775807')
+    assert.equal(byName.get('log.cleaner.min.cleanable.ratio')?.value, '0.5')
+  })
+
+  it('lists only the dynamic cluster defaults for the "" resource', () => {
+    const base = broker({ 'log.segment.bytes': '2097152' })
+    assert.deepEqual(describeBrokerConfigEntries(base, false, none), [])
+    const next = withDynamicBrokerConfigs(base, {
+      broker: { 'log.retention.ms': '5000' },
+      clusterDefault: { 'log.segment.bytes': '3145728' },
+    })
+    assert.deepEqual(describeBrokerConfigEntries(next, false, all), [
+      {
+        name: 'log.segment.bytes',
+        value: '3145728',
+        readOnly: false,
+        configSource: ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG,
+        isSensitive: false,
+        synonyms: [
+          { name: 'log.segment.bytes', value: '3145728', source: ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG },
+        ],
+        configType: ConfigTypeId.INT,
+        documentation: brokerConfigDefs.find((d) => d.name === 'log.segment.bytes')?.doc,
+      },
+    ])
+    const perBroker = new Map(describeBrokerConfigEntries(next, true, none).map((e) => [e.name, e]))
+    assert.equal(perBroker.get('log.retention.ms')?.value, '5000')
+    assert.equal(perBroker.get('log.retention.ms')?.configSource, ConfigSource.DYNAMIC_BROKER_CONFIG)
+    assert.equal(perBroker.get('log.segment.bytes')?.value, '3145728')
+    assert.equal(perBroker.get('log.segment.bytes')?.configSource, ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG)
+  })
+})
+
+describe('withDynamicBrokerConfigs', () => {
+  it('changes the dynamic fields and keeps the others as they are', () => {
+    const base = broker({ 'log.retention.hours': '1' })
+    base.groupInitialRebalanceDelayMs = 0
+    const next = withDynamicBrokerConfigs(base, {
+      broker: {},
+      clusterDefault: {
+        'log.retention.ms': '1234',
+        'message.max.bytes': '2000',
+        'log.cleanup.policy': 'compact',
+      },
+    })
+    assert.equal(next.logRetentionMs, 1234)
+    assert.equal(next.messageMaxBytes, 2000)
+    assert.deepEqual(next.logCleanupPolicy, ['compact'])
+    assert.equal(next.groupInitialRebalanceDelayMs, 0)
+    assert.deepEqual(next.raw, { 'log.retention.hours': '1' })
+    assert.equal(base.logRetentionMs, 3600000)
+    // Removing the dynamic config brings the file's value back.
+    assert.equal(withDynamicBrokerConfigs(next, { broker: {}, clusterDefault: {} }).logRetentionMs, 3600000)
+  })
+
+  it('refuses non-dynamic and unknown properties and bad values, naming them', () => {
+    const base = broker({})
+    const dynamic = (clusterDefault: Record<string, string>) => ({ broker: {}, clusterDefault })
+    assert.throws(
+      () => withDynamicBrokerConfigs(base, dynamic({ 'log.retention.hours': '1', 'num.partitions': '2' })),
+      configError(
+        'log.retention.hours',
+        /^Cannot update these configs dynamically: Set\(log\.retention\.hours, num\.partitions\)$/,
+      ),
+    )
+    assert.throws(() => withDynamicBrokerConfigs(base, dynamic({ 'no.such': '1' })), configError('no.such'))
+    assert.throws(
+      () => withDynamicBrokerConfigs(base, dynamic({ 'log.segment.bytes': '10' })),
+      configError('log.segment.bytes', /at least 1048576/),
+    )
+  })
+})
+
+describe('applyConfigOps', () => {
+  const op = (name: string, o: number, value: string | null = null) => ({ name, op: o, value })
+
+  it('sets and deletes', () => {
+    assert.deepEqual(
+      applyConfigOps(
+        { 'retention.ms': '1', 'segment.ms': '2' },
+        [
+          op('retention.ms', AlterConfigOp.SET, '5'),
+          op('segment.ms', AlterConfigOp.DELETE),
+          op('x', AlterConfigOp.DELETE),
+        ],
+        'topic',
+      ),
+      { 'retention.ms': '5' },
+    )
+  })
+
+  it('appends to and subtracts from lists, starting from the table default', () => {
+    assert.deepEqual(applyConfigOps({}, [op('cleanup.policy', AlterConfigOp.APPEND, 'compact')], 'topic'), {
+      'cleanup.policy': 'delete,compact',
+    })
+    assert.deepEqual(
+      applyConfigOps(
+        { 'cleanup.policy': 'compact,delete' },
+        [op('cleanup.policy', AlterConfigOp.APPEND, 'delete')],
+        'topic',
+      ),
+      { 'cleanup.policy': 'compact,delete' },
+    )
+    assert.deepEqual(applyConfigOps({}, [op('cleanup.policy', AlterConfigOp.SUBTRACT, 'delete')], 'topic'), {
+      'cleanup.policy': '',
+    })
+    assert.deepEqual(
+      applyConfigOps(
+        {},
+        [
+          op('leader.replication.throttled.replicas', AlterConfigOp.APPEND, '0:1,1:1'),
+          op('leader.replication.throttled.replicas', AlterConfigOp.SUBTRACT, '0:1'),
+        ],
+        'topic',
+      ),
+      { 'leader.replication.throttled.replicas': '1:1' },
+    )
+    assert.deepEqual(
+      applyConfigOps({}, [op('log.cleanup.policy', AlterConfigOp.APPEND, 'compact')], 'broker'),
+      {
+        'log.cleanup.policy': 'delete,compact',
+      },
+    )
+  })
+
+  it('refuses APPEND and SUBTRACT on other types', () => {
+    assert.throws(
+      () => applyConfigOps({}, [op('retention.ms', AlterConfigOp.APPEND, '1')], 'topic'),
+      configError('retention.ms', /Can't APPEND to key retention\.ms because its type is not LIST\./),
+    )
+    assert.throws(
+      () => applyConfigOps({}, [op('no.such', AlterConfigOp.SUBTRACT, '1')], 'topic'),
+      configError('no.such', /SUBTRACT/),
+    )
+  })
+})
+
+describe('docs/configs.md', () => {
+  it('is what scripts/config-docs.ts prints from the tables', () => {
+    const page = readFileSync(new URL('../../../docs/configs.md', import.meta.url), 'utf8')
+    assert.equal(
+      page,
+      renderConfigDocs(),
+      'regenerate: npx tsx packages/broker/scripts/config-docs.ts > docs/configs.md',
+    )
+    for (const def of topicConfigDefs) assert.ok(page.includes(`| \`${def.name}\` |`), def.name)
   })
 })

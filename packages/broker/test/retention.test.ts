@@ -24,8 +24,9 @@ const HOUR_MS = 3_600_000
 const EARLIEST = -2
 const LATEST = -1
 
+// Keyed: a compacted topic refuses records without a key.
 const batch = (value: string, timestamp: number) =>
-  encodeRecordBatchSync({ records: [{ value: Buffer.from(value), timestamp }] })
+  encodeRecordBatchSync({ records: [{ key: Buffer.from(value), value: Buffer.from(value), timestamp }] })
 
 async function createTopic(client: RawClient, name: string, configs: Record<string, string>) {
   const response = await client.request(ApiKey.CreateTopics, 7, {

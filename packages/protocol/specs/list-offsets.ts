@@ -5,7 +5,7 @@ export default {
   apiKey: 2,
   name: 'ListOffsets',
   validVersions: '0-10',
-  supportedVersions: '1-8',
+  supportedVersions: '1-10',
   flexibleVersions: '6+',
   request: {
     fields: [

@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import { ErrorCode } from '@fluxo/protocol'
 import type { Logger } from 'pino'
-import { type BrokerConfig, ConfigError, type TopicConfig, resolveTopicConfig } from '../config.js'
+import {
+  type BrokerConfig,
+  ConfigError,
+  type DynamicBrokerConfigs,
+  type TopicConfig,
+  resolveTopicConfig,
+  withDynamicBrokerConfigs,
+} from '../config.js'
 import type { LogConfig, LogStore, TopicRecord } from '../storage/types.js'
 import { Partition } from './partition.js'
 
@@ -19,7 +26,8 @@ export const INTERNAL_TOPICS: ReadonlySet<string> = new Set(['__consumer_offsets
 export class Topic {
   constructor(
     readonly record: TopicRecord,
-    readonly config: TopicConfig,
+    /** Replaced (never mutated) when the topic's or the broker's configs are altered. */
+    public config: TopicConfig,
     readonly partitions: Partition[],
   ) {}
 
@@ -168,6 +176,146 @@ export class Cluster {
     return this.createTopic(name, -1, -1, {})
   }
 
+  /**
+   * Validates growing topic `name` to `count` partitions (CreatePartitions) with the answers of
+   * Kafka's ReplicationControlManager.createPartitions; returns the topic or throws TopicError.
+   */
+  checkCreatePartitions(name: string, count: number): Topic {
+    const topic = this.byName.get(name)
+    if (!topic) throw new TopicError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${name}' does not exist`)
+    // Kafka allows it, but the group coordinator finds a group's offsets by hashing over the
+    // __consumer_offsets partitions: more of them would lose every group's committed offsets.
+    if (topic.isInternal) {
+      throw new TopicError(ErrorCode.INVALID_REQUEST, `internal topic '${name}' cannot get more partitions`)
+    }
+    const current = topic.partitions.length
+    if (count === current) {
+      throw new TopicError(ErrorCode.INVALID_PARTITIONS, `Topic already has ${current} partition(s).`)
+    }
+    if (count < current) {
+      throw new TopicError(
+        ErrorCode.INVALID_PARTITIONS,
+        `The topic ${name} currently has ${current} partition(s); ${count} would not be an increase.`,
+      )
+    }
+    return topic
+  }
+
+  /** Partition count changes run one at a time, each checked against the count the previous left. */
+  private partitionChanges: Promise<unknown> = Promise.resolve()
+
+  /**
+   * Grows topic `name` to `count` partitions. The topic record with the new count is saved first,
+   * so a crash before the new logs open still creates them on the next start; then they open and
+   * join the topic, and Metadata lists them.
+   */
+  createPartitions(name: string, count: number): Promise<Topic> {
+    const change = this.partitionChanges.then(async () => {
+      const topic = this.checkCreatePartitions(name, count)
+      const from = topic.partitions.length
+      await this.store.saveTopic({ ...topic.record, partitions: count })
+      const added: Partition[] = []
+      for (let i = from; i < count; i++) {
+        const log = await this.store.openPartition(topic.record, i, logConfig(topic.config))
+        added.push(new Partition(name, i, log, topic.config, this.logger))
+      }
+      if (this.byName.get(name) !== topic) {
+        // Deleted meanwhile: remove what the new partitions left, or a later topic of that name
+        // would find directories of another topic id.
+        if (!this.byName.has(name)) await this.store.deleteTopic({ ...topic.record, partitions: count })
+        throw new TopicError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${name}' was deleted`)
+      }
+      topic.partitions.push(...added)
+      topic.record.partitions = count
+      this.logger.info({ topic: name, topicId: topic.topicId, from, to: count }, 'partitions created')
+      return topic
+    })
+    this.partitionChanges = change.catch(() => {})
+    return change
+  }
+
+  /**
+   * Replaces the whole override set of topic `name`: with `configs` (AlterConfigs), or with what
+   * `configs` computes from the current overrides (IncrementalAlterConfigs; a ConfigError it throws
+   * is INVALID_CONFIG). Validated as at creation (TopicError INVALID_CONFIG naming the key); unless
+   * `validateOnly`, saved with the topic record (so it survives restart) and applied to every
+   * partition at once. Runs in the queue of partition changes, so no change is computed from, or
+   * saved over, a record another change is writing.
+   */
+  alterTopicConfigs(name: string, configs: ConfigChange, validateOnly = false): Promise<TopicConfig> {
+    const change = this.partitionChanges.then(async () => {
+      const topic = this.byName.get(name)
+      if (!topic)
+        throw new TopicError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`)
+      const overrides = computeChange(configs, topic.record.configs)
+      const config = this.resolveOrThrow(overrides, ErrorCode.INVALID_CONFIG)
+      if (validateOnly) return config
+      await this.store.saveTopic({ ...topic.record, configs: { ...overrides } })
+      if (this.byName.get(name) !== topic) {
+        throw new TopicError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' was deleted.`)
+      }
+      topic.record.configs = { ...overrides }
+      this.applyTopicConfig(topic, config)
+      this.logger.info({ topic: name, configs: overrides }, 'topic configs altered')
+      return config
+    })
+    this.partitionChanges = change.catch(() => {})
+    return change
+  }
+
+  /**
+   * Replaces the dynamic broker configs of one scope (KIP-226): this broker's (`perBroker`) or the
+   * cluster default; `configs` as for alterTopicConfigs. Every topic is re-resolved and reconfigured at once, so topic configs without
+   * an override follow. A non-dynamic name, a bad value, or a value that makes some topic's config
+   * invalid throws TopicError INVALID_REQUEST, as Kafka answers for broker resources
+   * (KAFKA-13609). Fluxo keeps these in memory only: they are lost at restart.
+   */
+  alterBrokerConfigs(perBroker: boolean, configs: ConfigChange, validateOnly = false): Promise<void> {
+    const change = this.partitionChanges.then(async () => {
+      const current = this.config.dynamic
+      const dynamic: DynamicBrokerConfigs = perBroker
+        ? { broker: computeChange(configs, current.broker), clusterDefault: current.clusterDefault }
+        : { broker: current.broker, clusterDefault: computeChange(configs, current.clusterDefault) }
+      let next: BrokerConfig
+      try {
+        next = withDynamicBrokerConfigs(this.config, dynamic)
+      } catch (err) {
+        if (err instanceof ConfigError) throw new TopicError(ErrorCode.INVALID_REQUEST, err.message)
+        throw err
+      }
+      const resolved = this.topics().map((topic) => {
+        try {
+          return { topic, config: resolveTopicConfig(next, topic.record.configs) }
+        } catch (err) {
+          if (!(err instanceof ConfigError)) throw err
+          throw new TopicError(ErrorCode.INVALID_REQUEST, `topic '${topic.name}': ${err.message}`)
+        }
+      })
+      if (validateOnly) return
+      Object.assign(this.config, next)
+      for (const { topic, config } of resolved) this.applyTopicConfig(topic, config)
+      this.logger.info({ perBroker, configs: dynamic }, 'dynamic broker configs altered')
+      if (this.store.kind === 'file')
+        this.logger.warn('dynamic broker configs are kept in memory: they are lost when the broker restarts')
+    })
+    this.partitionChanges = change.catch(() => {})
+    return change
+  }
+
+  private resolveOrThrow(configs: Record<string, string>, errorCode: number): TopicConfig {
+    try {
+      return resolveTopicConfig(this.config, configs)
+    } catch (err) {
+      if (err instanceof ConfigError) throw new TopicError(errorCode, err.message)
+      throw err
+    }
+  }
+
+  private applyTopicConfig(topic: Topic, config: TopicConfig): void {
+    topic.config = config
+    for (const partition of topic.partitions) partition.reconfigure(config, logConfig(config))
+  }
+
   async deleteTopic(topic: Topic): Promise<void> {
     this.byName.delete(topic.name)
     this.byId.delete(topic.topicId)
@@ -185,6 +333,24 @@ export class Cluster {
     this.byName.set(record.name, topic)
     this.byId.set(record.topicId, topic)
     return topic
+  }
+}
+
+/** New configs for a resource, or how to compute them from its current ones. */
+export type ConfigChange =
+  | Readonly<Record<string, string>>
+  | ((current: Readonly<Record<string, string>>) => Record<string, string>)
+
+function computeChange(
+  change: ConfigChange,
+  current: Readonly<Record<string, string>>,
+): Record<string, string> {
+  if (typeof change !== 'function') return { ...change }
+  try {
+    return change(current)
+  } catch (err) {
+    if (err instanceof ConfigError) throw new TopicError(ErrorCode.INVALID_CONFIG, err.message)
+    throw err
   }
 }
 

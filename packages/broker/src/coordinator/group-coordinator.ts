@@ -48,6 +48,8 @@ import {
   type OffsetFetchResponsePartitions,
   type SyncGroupRequest,
   type SyncGroupResponse,
+  type TxnOffsetCommitRequest,
+  type TxnOffsetCommitResponse,
   defaultConsumerGroupDescribeResponse,
   defaultConsumerGroupDescribeResponseDescribedGroup,
   defaultConsumerGroupHeartbeatResponse,
@@ -62,6 +64,7 @@ import {
   defaultOffsetDeleteResponse,
   defaultOffsetFetchResponse,
   defaultSyncGroupResponse,
+  defaultTxnOffsetCommitResponse,
 } from '@fluxo/protocol'
 import type { Logger } from 'pino'
 import {
@@ -462,11 +465,11 @@ export class GroupCoordinator {
               ? this.consumerGroups.get(g.groupId)?.validateOffsetFetch(g.memberId ?? '', g.memberEpoch)
               : 0
           if (error) return { groupId: g.groupId, errorCode: error, topics: [] }
-          return this.fetchGroup(g.groupId, g.topics)
+          return this.fetchGroup(g.groupId, g.topics, request.requireStable)
         }),
       }
     }
-    const fetched = this.fetchGroup(request.groupId, request.topics)
+    const fetched = this.fetchGroup(request.groupId, request.topics, version >= 7 && request.requireStable)
     return {
       ...defaultOffsetFetchResponse(),
       errorCode: fetched.errorCode,
@@ -476,30 +479,43 @@ export class GroupCoordinator {
 
   /**
    * One group's offsets: the partitions asked for (-1 where nothing is committed), or every committed
-   * one when `topics` is null. requireStable (v7+) needs no wait: Fluxo has no pending transactional
-   * offsets yet.
+   * one when `topics` is null. requireStable (v7+, KIP-447): a partition with a transactional offset
+   * still waiting for its marker answers UNSTABLE_OFFSET_COMMIT (retriable) instead of an offset that
+   * may be about to change.
    */
   private fetchGroup(
     groupId: string,
     topics: readonly { name: string; partitionIndexes: number[] }[] | null,
+    requireStable = false,
   ): OffsetFetchResponseGroup {
     const partition = (
+      topic: string,
       index: number,
       value: OffsetAndMetadata | undefined,
-    ): OffsetFetchResponsePartitions => ({
-      partitionIndex: index,
-      committedOffset: value?.offset ?? -1,
-      committedLeaderEpoch: value?.leaderEpoch ?? -1,
-      metadata: value?.metadata ?? '',
-      errorCode: ErrorCode.NONE,
-    })
+    ): OffsetFetchResponsePartitions => {
+      if (requireStable && this.offsets.hasPendingOffset(groupId, topic, index))
+        return {
+          partitionIndex: index,
+          committedOffset: -1,
+          committedLeaderEpoch: -1,
+          metadata: '',
+          errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT,
+        }
+      return {
+        partitionIndex: index,
+        committedOffset: value?.offset ?? -1,
+        committedLeaderEpoch: value?.leaderEpoch ?? -1,
+        metadata: value?.metadata ?? '',
+        errorCode: ErrorCode.NONE,
+      }
+    }
     if (topics === null) {
       return {
         groupId,
         errorCode: ErrorCode.NONE,
         topics: [...this.offsets.offsets(groupId)].map(([name, partitions]) => ({
           name,
-          partitions: [...partitions].sort((a, b) => a[0] - b[0]).map(([i, v]) => partition(i, v)),
+          partitions: [...partitions].sort((a, b) => a[0] - b[0]).map(([i, v]) => partition(name, i, v)),
         })),
       }
     }
@@ -508,7 +524,7 @@ export class GroupCoordinator {
       errorCode: ErrorCode.NONE,
       topics: topics.map((t) => ({
         name: t.name,
-        partitions: t.partitionIndexes.map((i) => partition(i, this.offsets.get(groupId, t.name, i))),
+        partitions: t.partitionIndexes.map((i) => partition(t.name, i, this.offsets.get(groupId, t.name, i))),
       })),
     }
   }
@@ -555,6 +571,107 @@ export class GroupCoordinator {
     }
     if (group) this.dropIfUnused(group)
     return { ...defaultOffsetDeleteResponse(), topics }
+  }
+
+  // ---- transactional offsets (KIP-98) ----
+
+  /**
+   * TxnOffsetCommit, once the transaction coordinator accepted the producer: the offsets are written
+   * to __consumer_offsets in the producer's transactional batch and wait for its marker. The member
+   * fields (v3+, KIP-447) are checked only when given, as Kafka does for transactional commits; a
+   * commit during a rebalance is allowed (the transaction fences zombies instead).
+   */
+  async txnOffsetCommit(request: TxnOffsetCommitRequest, version: number): Promise<TxnOffsetCommitResponse> {
+    const respondAll = (errorCode: number): TxnOffsetCommitResponse => ({
+      ...defaultTxnOffsetCommitResponse(),
+      topics: request.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })),
+      })),
+    })
+    if (request.groupId === '') return respondAll(ErrorCode.INVALID_GROUP_ID)
+    if (this.closed) return respondAll(ErrorCode.NOT_COORDINATOR)
+    const generationId = version >= 3 ? request.generationId : -1
+    const memberId = version >= 3 ? request.memberId : ''
+    const groupInstanceId = version >= 3 ? request.groupInstanceId : null
+    const anonymous = generationId < 0 && memberId === '' && groupInstanceId === null
+    const consumerGroup = this.consumerGroups.get(request.groupId)
+    let group: ClassicGroup | undefined
+    if (consumerGroup) {
+      if (!anonymous) {
+        const error = consumerGroup.validateOffsetCommit(memberId, generationId, 0)
+        if (error !== ErrorCode.NONE) return respondAll(error)
+      }
+    } else {
+      group = this.groups.get(request.groupId)
+      if (!group) {
+        if (generationId >= 0) return respondAll(ErrorCode.ILLEGAL_GENERATION)
+        group = this.getOrCreate(request.groupId)
+      }
+      let error: number =
+        group.state === GroupState.Dead ? ErrorCode.COORDINATOR_NOT_AVAILABLE : ErrorCode.NONE
+      if (!anonymous) error = group.validateOffsetCommit(memberId, groupInstanceId, generationId)
+      if (error === ErrorCode.REBALANCE_IN_PROGRESS) error = ErrorCode.NONE
+      if (error !== ErrorCode.NONE) {
+        this.dropIfUnused(group)
+        return respondAll(error)
+      }
+    }
+    const now = this.clock.now()
+    const entries: OffsetCommitEntry[] = []
+    const topics = request.topics.map((t) => {
+      const count = this.options.topics.partitionCount(t.name)
+      return {
+        name: t.name,
+        partitions: t.partitions.map((p) => {
+          let errorCode: number = ErrorCode.NONE
+          if (count === undefined || p.partitionIndex < 0 || p.partitionIndex >= count)
+            errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+          else if (
+            p.committedMetadata !== null &&
+            Buffer.byteLength(p.committedMetadata) > OFFSET_METADATA_MAX_BYTES
+          )
+            errorCode = ErrorCode.OFFSET_METADATA_TOO_LARGE
+          else
+            entries.push({
+              topic: t.name,
+              partition: p.partitionIndex,
+              value: {
+                offset: p.committedOffset,
+                leaderEpoch: version >= 2 ? p.committedLeaderEpoch : -1,
+                metadata: p.committedMetadata ?? '',
+                commitTimestamp: now,
+              },
+            })
+          return { partitionIndex: p.partitionIndex, errorCode }
+        }),
+      }
+    })
+    try {
+      await this.offsets.commitTransactional(
+        request.groupId,
+        request.producerId,
+        request.producerEpoch,
+        entries,
+        now,
+      )
+    } catch (err) {
+      this.options.logger?.error(
+        { err, group: request.groupId },
+        'transactional offset commit could not be written',
+      )
+      for (const t of topics)
+        for (const p of t.partitions) if (p.errorCode === ErrorCode.NONE) p.errorCode = LOG_APPEND_FAILED
+    }
+    return { ...defaultTxnOffsetCommitResponse(), topics }
+  }
+
+  /**
+   * A marker for `producerId` was written to __consumer_offsets: its pending transactional offsets
+   * become committed offsets (commit) or are dropped (abort).
+   */
+  completeTransaction(producerId: number, commit: boolean): void {
+    for (const groupId of this.offsets.completeTransaction(producerId, commit)) this.getOrCreate(groupId)
   }
 
   // ---- admin ----

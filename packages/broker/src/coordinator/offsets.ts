@@ -9,12 +9,22 @@
  *
  * On start the whole log is replayed: later records win, tombstones delete. A commit is applied in
  * memory only after its append resolved, so an acknowledged commit is always in the log.
+ *
+ * Transactional offsets (TxnOffsetCommit, KIP-98) are written as Kafka writes them: the same records
+ * in a transactional batch carrying the producer id and epoch. They stay pending per producer until
+ * the transaction coordinator writes the producer's COMMIT or ABORT marker to __consumer_offsets
+ * (completeTransaction); on replay the marker in the log does the same. A commit applies a pending
+ * offset only when no offset for that partition was appended after it (Kafka compares the log
+ * positions), so an older transactional offset never replaces a newer plain commit. Fluxo keeps one
+ * __consumer_offsets partition, so a producer's marker there covers all its pending groups.
  */
 import {
+  ControlRecordType,
   DecodeError,
   FluxoError,
   Reader,
   Writer,
+  controlRecordType,
   decodeRecordBatchesSync,
   encodeRecordBatchSync,
   readBatchInfo,
@@ -52,8 +62,12 @@ export interface OffsetCommitEntry extends TopicPartitionRef {
 
 /** Where offset records are stored: the __consumer_offsets partitions in the broker, a list in tests. */
 export interface OffsetsLog {
-  /** Appends one record batch to the partition holding `groupId`; resolves once the log has it. */
-  append(groupId: string, batch: Buffer): Promise<void>
+  /**
+   * Appends one record batch to the partition holding `groupId`; resolves once the log has it. A log
+   * that assigns offsets resolves with the batch's base offset (the order transactional offsets are
+   * compared in); a list in a test may resolve with nothing.
+   */
+  append(groupId: string, batch: Buffer): Promise<unknown>
   /** Every stored batch, oldest first, for replay on start. */
   batches(): AsyncIterable<Buffer>
   /** Makes sure the log exists (the broker creates __consumer_offsets on first use). */
@@ -106,8 +120,26 @@ export function decodeOffsetRecord(key: Buffer, value: Buffer | null): DecodedOf
 
 type GroupOffsets = Map<string, Map<number, OffsetAndMetadata>>
 
+/** A transactional offset waiting for its transaction's marker. */
+interface PendingOffset extends TopicPartitionRef {
+  groupId: string
+  value: OffsetAndMetadata
+  /** Log position of its record, compared with the committed offset's on completion. */
+  position: number
+}
+
+function positionKey(groupId: string, topic: string, partition: number): string {
+  return `${groupId}\u0000${topic}\u0000${partition}`
+}
+
 export class OffsetStore {
   private readonly groups = new Map<string, GroupOffsets>()
+  /** Log position of each committed offset's record (positionKey → position). */
+  private readonly positions = new Map<string, number>()
+  /** producerId → positionKey → its pending transactional offset. */
+  private readonly pending = new Map<number, Map<string, PendingOffset>>()
+  /** Highest log position seen: records replayed count up from 0; appends use their offsets. */
+  private position = -1
 
   constructor(
     private readonly log: OffsetsLog,
@@ -119,8 +151,17 @@ export class OffsetStore {
     let records = 0
     for await (const batch of this.log.batches()) {
       for (const b of decodeRecordBatchesSync(batch)) {
-        if (b.isControl) continue
+        if (b.isControl) {
+          for (const r of b.records) {
+            this.position++
+            const type = controlRecordType(r)
+            if (type === ControlRecordType.commit || type === ControlRecordType.abort)
+              this.completeTransaction(b.producerId, type === ControlRecordType.commit)
+          }
+          continue
+        }
         for (const r of b.records) {
+          const position = ++this.position
           if (r.key === null) continue
           let decoded: DecodedOffsetRecord | null
           try {
@@ -134,7 +175,12 @@ export class OffsetStore {
             continue
           }
           if (!decoded) continue
-          this.apply(decoded.groupId, decoded, decoded.value)
+          if (b.isTransactional) {
+            if (decoded.value)
+              this.addPending(b.producerId, decoded.groupId, decoded, decoded.value, position)
+          } else {
+            this.apply(decoded.groupId, decoded, decoded.value, position)
+          }
           records++
         }
       }
@@ -169,8 +215,94 @@ export class OffsetStore {
         timestamp: now,
       })),
     })
-    await this.log.append(groupId, batch)
-    for (const e of entries) this.apply(groupId, e, e.value)
+    const base = this.appended(await this.log.append(groupId, batch), entries.length)
+    entries.forEach((e, i) => this.apply(groupId, e, e.value, base + i))
+  }
+
+  /**
+   * TxnOffsetCommit: appends the offsets as a transactional batch of the producer and keeps them
+   * pending until its transaction completes.
+   */
+  async commitTransactional(
+    groupId: string,
+    producerId: number,
+    producerEpoch: number,
+    entries: readonly OffsetCommitEntry[],
+    now: number,
+  ): Promise<void> {
+    if (entries.length === 0) return
+    const batch = encodeRecordBatchSync({
+      records: entries.map((e) => ({
+        key: encodeOffsetKey(groupId, e.topic, e.partition),
+        value: encodeOffsetValue(e.value),
+        timestamp: now,
+      })),
+      producerId,
+      producerEpoch,
+      baseSequence: 0,
+      isTransactional: true,
+    })
+    const base = this.appended(await this.log.append(groupId, batch), entries.length)
+    entries.forEach((e, i) => this.addPending(producerId, groupId, e, e.value, base + i))
+  }
+
+  /**
+   * The producer's transaction ended (its marker is in __consumer_offsets): on commit its pending
+   * offsets become committed, except where a later record already set that partition's offset; on
+   * abort they are dropped. Returns the groups that got offsets.
+   */
+  completeTransaction(producerId: number, commit: boolean): string[] {
+    const entries = this.pending.get(producerId)
+    if (!entries) return []
+    this.pending.delete(producerId)
+    if (!commit) return []
+    const groups = new Set<string>()
+    for (const [key, e] of entries) {
+      const current = this.positions.get(key)
+      if (current !== undefined && current > e.position) continue
+      this.apply(e.groupId, e, e.value, e.position)
+      groups.add(e.groupId)
+    }
+    return [...groups]
+  }
+
+  /** Whether a transaction of some producer holds an offset for this partition (OffsetFetch requireStable). */
+  hasPendingOffset(groupId: string, topic: string, partition: number): boolean {
+    const key = positionKey(groupId, topic, partition)
+    for (const entries of this.pending.values()) if (entries.has(key)) return true
+    return false
+  }
+
+  /** Whether the group has transactional offsets waiting for a marker. */
+  hasPending(groupId: string): boolean {
+    for (const entries of this.pending.values())
+      for (const e of entries.values()) if (e.groupId === groupId) return true
+    return false
+  }
+
+  private addPending(
+    producerId: number,
+    groupId: string,
+    ref: TopicPartitionRef,
+    value: OffsetAndMetadata,
+    position: number,
+  ): void {
+    let entries = this.pending.get(producerId)
+    if (!entries) this.pending.set(producerId, (entries = new Map()))
+    entries.set(positionKey(groupId, ref.topic, ref.partition), {
+      groupId,
+      topic: ref.topic,
+      partition: ref.partition,
+      value,
+      position,
+    })
+  }
+
+  /** Log position of the first of `count` records just appended at `baseOffset` (if the log told it). */
+  private appended(baseOffset: unknown, count: number): number {
+    const base = typeof baseOffset === 'number' && baseOffset >= 0 ? baseOffset : this.position + 1
+    this.position = Math.max(this.position, base + count - 1)
+    return base
   }
 
   /** Writes tombstones for the given partitions (those with an offset) and forgets them. */
@@ -184,8 +316,8 @@ export class OffsetStore {
         timestamp: now,
       })),
     })
-    await this.log.append(groupId, batch)
-    for (const r of present) this.apply(groupId, r, null)
+    const base = this.appended(await this.log.append(groupId, batch), present.length)
+    present.forEach((r, i) => this.apply(groupId, r, null, base + i))
   }
 
   /** Deletes every offset of the group. */
@@ -196,7 +328,15 @@ export class OffsetStore {
     await this.delete(groupId, refs, now)
   }
 
-  private apply(groupId: string, ref: TopicPartitionRef, value: OffsetAndMetadata | null): void {
+  private apply(
+    groupId: string,
+    ref: TopicPartitionRef,
+    value: OffsetAndMetadata | null,
+    position: number,
+  ): void {
+    const key = positionKey(groupId, ref.topic, ref.partition)
+    if (value === null) this.positions.delete(key)
+    else this.positions.set(key, position)
     let topics = this.groups.get(groupId)
     if (value === null) {
       const partitions = topics?.get(ref.topic)
@@ -264,12 +404,15 @@ export class ClusterOffsetsLog implements OffsetsLog {
     return this.creating
   }
 
-  async append(groupId: string, batch: Buffer): Promise<void> {
+  async append(groupId: string, batch: Buffer): Promise<number> {
     await this.ensure()
     const topic = this.cluster.topic(OFFSETS_TOPIC)!
     const partition = topic.partitions[offsetsPartitionFor(groupId, topic.partitions.length)]
-    const result = await partition.append(batch, true)
+    // Kafka appends with origin COORDINATOR: a transactional offsets batch carries no client sequence,
+    // so only its producer epoch is checked.
+    const result = await partition.append(batch, true, { origin: 'coordinator' })
     if (result.errorCode !== 0) throw new OffsetsLogError(result.errorMessage ?? `error ${result.errorCode}`)
+    return result.baseOffset
   }
 
   async *batches(): AsyncIterable<Buffer> {

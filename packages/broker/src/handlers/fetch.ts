@@ -5,6 +5,8 @@
 // batch of the first non-empty partition is returned whole even when larger (KIP-74).
 // Fetch sessions (KIP-227) are not kept: every response carries sessionId 0, which clients treat
 // as "no session" and keep sending full fetches. v13+ names topics by id.
+// read_committed (isolationLevel 1) returns batches below the last stable offset only, with the
+// aborted transactions they overlap; markers wake long-polls like appends, since they move the LSO.
 import {
   ErrorCode,
   type FetchResponseFetchableTopicResponse,
@@ -12,10 +14,9 @@ import {
   defaultFetchResponse,
   defaultFetchResponsePartitionData,
 } from '@fluxo/protocol'
-import type { Partition } from '../cluster/partition.js'
+import { IsolationLevel, type Partition } from '../cluster/partition.js'
 import { defineHandler } from './handler.js'
 
-const READ_COMMITTED = 1
 /** Kafka answers "no data" with an empty record set, never null (librdkafka rejects a null one). */
 const NO_RECORDS = Buffer.alloc(0)
 
@@ -48,7 +49,7 @@ export const fetch = defineHandler({
         const response = defaultFetchResponsePartitionData()
         response.partitionIndex = p.partition
         response.records = NO_RECORDS
-        if (request.isolationLevel === READ_COMMITTED) response.abortedTransactions = []
+        if (request.isolationLevel === IsolationLevel.readCommitted) response.abortedTransactions = []
         partitions.push(response)
         const partition = topic?.partitions[p.partition]
         if (!partition) {
@@ -64,9 +65,13 @@ export const fetch = defineHandler({
       }
     }
 
+    const isolation =
+      request.isolationLevel === IsolationLevel.readCommitted
+        ? IsolationLevel.readCommitted
+        : IsolationLevel.readUncommitted
     const deadline = Date.now() + request.maxWaitMs
     for (;;) {
-      const { bytes, errors } = await readAll(targets, request.maxBytes)
+      const { bytes, errors } = await readAll(targets, request.maxBytes, isolation)
       const waitMs = deadline - Date.now()
       if (bytes >= request.minBytes || errors || waitMs <= 0 || shutdown.aborted) break
       await waitForAppend(targets, waitMs, shutdown)
@@ -75,7 +80,11 @@ export const fetch = defineHandler({
   },
 })
 
-async function readAll(targets: Target[], maxBytes: number): Promise<{ bytes: number; errors: boolean }> {
+async function readAll(
+  targets: Target[],
+  maxBytes: number,
+  isolation: IsolationLevel,
+): Promise<{ bytes: number; errors: boolean }> {
   let remaining = maxBytes
   let total = 0
   let errors = false
@@ -86,18 +95,20 @@ async function readAll(targets: Target[], maxBytes: number): Promise<{ bytes: nu
       continue
     }
     const limit = Math.min(target.partitionMaxBytes, remaining)
-    const read = await partition.read(target.fetchOffset, limit)
+    const read = await partition.read(target.fetchOffset, limit, isolation)
     response.errorCode = read.errorCode
     response.highWatermark = read.highWatermark
-    response.lastStableOffset = read.highWatermark
+    response.lastStableOffset = read.lastStableOffset
     response.logStartOffset = read.logStartOffset
     if (read.errorCode !== ErrorCode.NONE) errors = true
     // Only the first non-empty partition may exceed the limits (KIP-74).
     if (read.bytes > limit && total > 0) {
       response.records = NO_RECORDS
+      if (read.abortedTransactions !== null) response.abortedTransactions = []
       continue
     }
     response.records = read.records ?? NO_RECORDS
+    if (read.abortedTransactions !== null) response.abortedTransactions = read.abortedTransactions
     total += read.bytes
     remaining -= read.bytes
   }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { Cluster } from '../cluster/cluster.js'
 import type { BrokerConfig } from '../config.js'
 import type { ClientInfo, GroupCoordinator } from '../coordinator/group-coordinator.js'
+import type { TransactionCoordinator } from '../coordinator/transaction-coordinator.js'
 
 /** Returned by a handler when Kafka sends no response (Produce with acks=0). */
 export const NO_RESPONSE = Symbol('no response')
@@ -14,6 +15,8 @@ export interface BrokerContext {
   logger: Logger
   /** Consumer groups and committed offsets. */
   groups: GroupCoordinator
+  /** Producer ids, transactions and their markers (__transaction_state). */
+  transactions: TransactionCoordinator
   /** Aborted when the broker shuts down: long-polls answer at once. */
   shutdown: AbortSignal
   /** The APIs this broker serves, for ApiVersions. */

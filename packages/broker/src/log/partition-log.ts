@@ -4,13 +4,29 @@ import { BatchHeader, setBaseOffset } from '@fluxo/protocol'
 import type { Logger } from 'pino'
 import type {
   AppendResult,
+  CleanOptions,
+  CleanResult,
+  CompactionPolicy,
+  CompactionStatus,
   LogConfig,
   PartitionLog,
+  ProducerSnapshot,
   ReadResult,
   RetentionPolicy,
   RetentionResult,
   TimestampLookup,
 } from '../storage/types.js'
+import {
+  type CleanableLog,
+  type CleanerCheckpoint,
+  FileCleanerSegment,
+  cleanLog,
+  compactionStatus,
+  readCleanerCheckpoint,
+  recoverCleanerFiles,
+  startFileReplacement,
+  writeCleanerCheckpoint,
+} from './cleaner.js'
 import { deletableSegments } from './deletable-segments.js'
 import { type LogIo, defaultLogIo } from './file-io.js'
 import {
@@ -63,6 +79,8 @@ export class FileLog implements PartitionLog {
   private startOffset: number
   /** Retention runs one at a time, so checkpoints are written in the order offsets advance. */
   private retention: Promise<unknown> = Promise.resolve()
+  /** The log cleaner's checkpoint, read on first use (undefined until then). */
+  private cleanerCheckpoint: CleanerCheckpoint | null | undefined = undefined
   private dirFd: number
   /** Segments written since their last fsync, and whether the directory gained files. */
   private readonly dirty = new Set<LogSegment>()
@@ -74,6 +92,8 @@ export class FileLog implements PartitionLog {
   /** Set when the log can no longer be trusted (fsync or rollback failed): every call fails. */
   private offline: StorageError | null = null
   private closed = false
+  /** The partition layer's producer state, snapshotted on segment roll and at close. */
+  private snapshotSource: (() => ProducerSnapshot | null) | null = null
 
   private constructor(
     readonly dir: string,
@@ -100,6 +120,7 @@ export class FileLog implements PartitionLog {
       indexIntervalBytes: options.config.indexIntervalBytes,
     }
     fs.mkdirSync(dir, { recursive: true })
+    recoverCleanerFiles(dir, logger)
     const logs = new Set<number>()
     const indexFiles: string[] = []
     for (const name of fs.readdirSync(dir)) {
@@ -252,6 +273,7 @@ export class FileLog implements PartitionLog {
         }
       }
       this.dirDirty = true
+      this.writeProducerSnapshot()
       // Kafka flushes a rolled segment in the background so that only the active one needs recovery.
       this.flush().catch((err) =>
         this.logger.error({ err, dir: this.dir }, 'flush after segment roll failed'),
@@ -360,10 +382,122 @@ export class FileLog implements PartitionLog {
     this.config = config
   }
 
+  size(): number {
+    let bytes = 0
+    for (const segment of this.segments) bytes += segment.size
+    return bytes
+  }
+
+  /**
+   * The new start is visible at once; the checkpoint is written behind any retention run in
+   * progress, so checkpoints land in the order the start offset advanced. Each write records the
+   * start offset current at that moment, never an older one.
+   */
+  advanceLogStartOffset(offset: number): Promise<void> {
+    try {
+      this.checkUsable()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    if (offset > this.nextOffset) {
+      return Promise.reject(
+        new RangeError(`log start offset ${offset} is past the log end offset ${this.nextOffset}`),
+      )
+    }
+    if (offset <= this.startOffset) return this.retention.then(noop, noop)
+    this.startOffset = offset
+    const write = this.retention
+      .catch(() => {})
+      .then(() => this.writeCheckpoint(this.startOffset))
+      .catch((err) => {
+        throw toStorageError(err, `cannot write the log start offset checkpoint of ${this.dir}`)
+      })
+    this.retention = write
+    return write
+  }
+
   deleteRetained(policy: RetentionPolicy): Promise<RetentionResult> {
     const run = this.retention.catch(() => {}).then(() => this.deleteSegments(policy))
     this.retention = run
     return run
+  }
+
+  compactionStatus(policy: CompactionPolicy): Promise<CompactionStatus> {
+    try {
+      this.checkUsable()
+      return Promise.resolve(compactionStatus(this.cleanable(), policy))
+    } catch (err) {
+      return Promise.reject(toStorageError(err, `compaction status of ${this.dir} failed`))
+    }
+  }
+
+  /**
+   * Runs in the retention chain: retention closes the segments it deletes, which must not happen
+   * under a clean reading them. A close during a clean stops it at the next batch.
+   */
+  clean(options: CleanOptions): Promise<CleanResult> {
+    const run = this.retention
+      .catch(() => {})
+      .then(() => cleanLog(this.cleanable(), options))
+      .catch((err) => {
+        throw toStorageError(err, `cleaning ${this.dir} failed`)
+      })
+    this.retention = run
+    return run
+  }
+
+  /** This log as the cleaner (log/cleaner.ts) sees it. */
+  private cleanable(): CleanableLog<FileCleanerSegment> {
+    const log = this
+    return {
+      get logStartOffset() {
+        return log.startOffset
+      },
+      get logEndOffset() {
+        return log.nextOffset
+      },
+      get segmentBytes() {
+        return log.config.segmentBytes
+      },
+      segments: () => this.segments.map((segment) => new FileCleanerSegment(segment)),
+      checkpoint: () => {
+        this.cleanerCheckpoint ??= readCleanerCheckpoint(this.dir, this.logger)
+        return this.cleanerCheckpoint
+      },
+      saveCheckpoint: async (checkpoint) => {
+        await writeCleanerCheckpoint(this.dir, checkpoint, this.io, this.dirFd)
+        this.cleanerCheckpoint = checkpoint
+      },
+      replace: (group, onPhase) => {
+        const next = this.segments[this.segments.indexOf(group[group.length - 1].segment) + 1]
+        return startFileReplacement(
+          group,
+          next.baseOffset,
+          {
+            dir: this.dir,
+            io: this.io,
+            dirFd: this.dirFd,
+            indexIntervalBytes: this.config.indexIntervalBytes,
+            logger: this.logger,
+            swap: (old, replacement) => {
+              const at = this.segments.indexOf(old[0])
+              if (at < 0 || this.segments[at + old.length - 1] !== old[old.length - 1]) {
+                throw new StorageError(`segments of ${this.dir} changed under the cleaner`)
+              }
+              this.segments.splice(at, old.length, replacement)
+              for (const segment of old) this.dirty.delete(segment)
+            },
+            retire: async (old) => {
+              // As in deleteSegments: an fsync in flight may still use the old descriptors.
+              if (this.flushInFlight !== null) await this.flushInFlight.catch(() => {})
+              for (const segment of old) await segment.close(false).catch(() => {})
+            },
+          },
+          onPhase,
+        )
+      },
+      checkOpen: () => this.checkUsable(),
+    }
   }
 
   /**
@@ -500,6 +634,7 @@ export class FileLog implements PartitionLog {
     this.flushTimer = null
     await this.retention.catch(() => {})
     let failure: unknown = null
+    if (this.offline === null) this.writeProducerSnapshot()
     try {
       if (this.offline === null) await this.flush()
     } catch (err) {
@@ -513,10 +648,75 @@ export class FileLog implements PartitionLog {
     if (failure !== null) throw toStorageError(failure, `closing ${this.dir} failed`)
   }
 
+  readProducerSnapshot(): Promise<ProducerSnapshot | null> {
+    try {
+      this.checkUsable()
+      const offsets = this.snapshotOffsets()
+      for (const offset of offsets.filter((o) => o > this.nextOffset)) {
+        fs.rmSync(path.join(this.dir, snapshotFileName(offset)), { force: true })
+      }
+      const newest = offsets.filter((o) => o <= this.nextOffset).at(-1)
+      if (newest === undefined) return Promise.resolve(null)
+      return Promise.resolve({
+        offset: newest,
+        data: fs.readFileSync(path.join(this.dir, snapshotFileName(newest))),
+      })
+    } catch (err) {
+      return Promise.reject(toStorageError(err, `cannot read a producer snapshot in ${this.dir}`))
+    }
+  }
+
+  setProducerSnapshotSource(source: () => ProducerSnapshot | null): void {
+    this.snapshotSource = source
+  }
+
+  /** Offsets of the snapshot files in the directory, ascending. */
+  private snapshotOffsets(): number[] {
+    const offsets: number[] = []
+    for (const name of fs.readdirSync(this.dir)) {
+      const match = SNAPSHOT_FILE.exec(name)
+      if (match !== null) offsets.push(Number(match[1]))
+      else if (name.endsWith(`${SNAPSHOT_SUFFIX}.tmp`)) fs.rmSync(path.join(this.dir, name), { force: true })
+    }
+    return offsets.sort((a, b) => a - b)
+  }
+
+  /**
+   * Writes `<offset>.snapshot` (through a temporary file and a rename) and keeps the newest
+   * SNAPSHOTS_KEPT. A failure only costs a longer scan at the next open, so it is logged, not thrown.
+   */
+  private writeProducerSnapshot(): void {
+    try {
+      const snapshot = this.snapshotSource?.()
+      if (!snapshot) return
+      const file = path.join(this.dir, snapshotFileName(snapshot.offset))
+      fs.writeFileSync(`${file}.tmp`, snapshot.data)
+      fs.renameSync(`${file}.tmp`, file)
+      this.dirDirty = true
+      const offsets = this.snapshotOffsets()
+      for (const offset of offsets.slice(0, Math.max(0, offsets.length - SNAPSHOTS_KEPT))) {
+        fs.rmSync(path.join(this.dir, snapshotFileName(offset)), { force: true })
+      }
+    } catch (err) {
+      this.logger.warn({ err, dir: this.dir }, 'cannot write a producer state snapshot')
+    }
+  }
+
   private checkUsable(): void {
     if (this.offline !== null) throw this.offline
     if (this.closed) throw new StorageError(`log ${this.dir} is closed`)
   }
+}
+
+function noop(): void {}
+
+const SNAPSHOT_SUFFIX = '.snapshot'
+const SNAPSHOT_FILE = /^(\d{20})\.snapshot$/
+/** Only the newest is ever read: when it is torn, the partition rebuilds by scanning the whole log. */
+const SNAPSHOTS_KEPT = 1
+
+function snapshotFileName(offset: number): string {
+  return `${String(offset).padStart(20, '0')}${SNAPSHOT_SUFFIX}`
 }
 
 /** The checkpointed log start offset of the partition in `dir`; 0 when there is none. */

@@ -62,6 +62,7 @@ class FileStore implements LogStore {
   /** Metadata writes run one at a time so the last one written is the last one made. */
   private metaWrites: Promise<void> = Promise.resolve()
   private closed = false
+  readonly logDir: string
 
   constructor(
     private readonly options: FileStoreOptions,
@@ -70,6 +71,7 @@ class FileStore implements LogStore {
     topics: TopicRecord[],
   ) {
     for (const topic of topics) this.topics.set(topic.name, topic)
+    this.logDir = path.resolve(options.dataDir)
   }
 
   clusterId(): Promise<string> {

@@ -1,12 +1,24 @@
 import { randomBytes } from 'node:crypto'
 import { BatchAttributes, BatchHeader, readInt64, setBaseOffset } from '@fluxo/protocol'
+import {
+  type CleanableLog,
+  type CleanerCheckpoint,
+  type CleanerSegment,
+  cleanLog,
+  compactionStatus,
+} from '../log/cleaner.js'
 import { type RetainableSegment, deletableSegments } from '../log/deletable-segments.js'
 import { StorageError } from '../log/storage-error.js'
 import type {
   AppendResult,
+  CleanOptions,
+  CleanResult,
+  CompactionPolicy,
+  CompactionStatus,
   LogConfig,
   LogStore,
   PartitionLog,
+  ProducerSnapshot,
   ReadResult,
   RetentionPolicy,
   RetentionResult,
@@ -52,6 +64,8 @@ class MemoryPartition {
   nextOffset = 0
   maxTimestamp = -1
   offsetOfMaxTimestamp = -1
+  /** The log cleaner's checkpoint (the file log keeps it in cleaner-offset-checkpoint). */
+  cleanerCheckpoint: CleanerCheckpoint | null = null
 
   get active(): MemorySegment {
     return this.segments[this.segments.length - 1]
@@ -90,6 +104,8 @@ class MemoryPartition {
  */
 class MemoryLog implements PartitionLog {
   private closed = false
+  /** Cleans run one at a time. */
+  private cleaning: Promise<unknown> = Promise.resolve()
 
   constructor(
     private readonly data: MemoryPartition,
@@ -195,6 +211,89 @@ class MemoryLog implements PartitionLog {
     return Promise.resolve({ deletedSegments: count, deletedBytes, logStartOffset: data.logStartOffset })
   }
 
+  advanceLogStartOffset(offset: number): Promise<void> {
+    if (this.closed) return Promise.reject(new StorageError('partition log is closed'))
+    const data = this.data
+    if (offset > data.nextOffset) {
+      return Promise.reject(
+        new RangeError(`log start offset ${offset} is past the log end offset ${data.nextOffset}`),
+      )
+    }
+    data.logStartOffset = Math.max(data.logStartOffset, offset)
+    return Promise.resolve()
+  }
+
+  size(): number {
+    let bytes = 0
+    for (const segment of this.data.segments) bytes += segment.size
+    return bytes
+  }
+
+  /** No snapshots in memory: a reopened partition rebuilds its producer state by scanning. */
+  readProducerSnapshot(): Promise<ProducerSnapshot | null> {
+    return Promise.resolve(null)
+  }
+
+  setProducerSnapshotSource(): void {}
+
+  compactionStatus(policy: CompactionPolicy): Promise<CompactionStatus> {
+    if (this.closed) return Promise.reject(new StorageError('partition log is closed'))
+    return Promise.resolve(compactionStatus(this.cleanable(), policy))
+  }
+
+  clean(options: CleanOptions): Promise<CleanResult> {
+    const run = this.cleaning.catch(() => {}).then(() => cleanLog(this.cleanable(), options))
+    this.cleaning = run
+    return run
+  }
+
+  /** This log as the cleaner (log/cleaner.ts) sees it: the same algorithm as the file log's. */
+  private cleanable(): CleanableLog<MemoryCleanerSegment> {
+    const data = this.data
+    const log = this
+    return {
+      get logStartOffset() {
+        return data.logStartOffset
+      },
+      get logEndOffset() {
+        return data.nextOffset
+      },
+      get segmentBytes() {
+        return log.config.segmentBytes
+      },
+      segments: () => data.segments.map((segment) => new MemoryCleanerSegment(segment, data)),
+      checkpoint: () => data.cleanerCheckpoint,
+      saveCheckpoint: async (checkpoint) => {
+        data.cleanerCheckpoint = checkpoint
+      },
+      replace: (group, onPhase) => {
+        const kept: Buffer[] = []
+        const baseOffset = group[0].baseOffset
+        return {
+          append: (batches) => {
+            for (const batch of batches) kept.push(batch)
+          },
+          commit: async () => {
+            await onPhase?.('cleaned', { baseOffset })
+            this.checkOpen()
+            replaceSegments(
+              data,
+              group.map((g) => g.segment),
+              kept,
+            )
+            await onPhase?.('swapped', { baseOffset })
+          },
+          abort: () => {},
+        }
+      },
+      checkOpen: () => this.checkOpen(),
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new StorageError('partition log is closed')
+  }
+
   updateConfig(config: LogConfig): void {
     this.config = config
   }
@@ -207,6 +306,81 @@ class MemoryLog implements PartitionLog {
     this.closed = true
     return Promise.resolve()
   }
+}
+
+/** A memory segment as the cleaner reads it. */
+class MemoryCleanerSegment implements CleanerSegment {
+  constructor(
+    readonly segment: MemorySegment,
+    private readonly data: MemoryPartition,
+  ) {}
+
+  get baseOffset(): number {
+    return this.segment.baseOffset
+  }
+
+  get size(): number {
+    return this.segment.size
+  }
+
+  largestTimestamp(): number {
+    return this.segment.largestTimestamp()
+  }
+
+  firstBatchTimestamp(): number {
+    const first = this.data.batches[batchIndex(this.data, this.segment)]
+    return this.segment.batchCount > 0 ? readInt64(first, BatchHeader.maxTimestamp) : -1
+  }
+
+  /** Iterates a copy of the segment's batch list: retention may drop batches meanwhile. */
+  *batches(fromOffset: number): Iterable<Buffer> {
+    const start = batchIndex(this.data, this.segment)
+    const end = start + this.segment.batchCount
+    const batches = this.data.batches.slice(start, end)
+    const lastOffsets = this.data.lastOffsets.slice(start, end)
+    for (let i = 0; i < batches.length; i++) if (lastOffsets[i] >= fromOffset) yield batches[i]
+  }
+}
+
+/** Index in the partition's batch list of the first batch of `segment`. */
+function batchIndex(data: MemoryPartition, segment: MemorySegment): number {
+  let index = 0
+  for (const s of data.segments) {
+    if (s === segment) return index
+    index += s.batchCount
+  }
+  throw new StorageError('segment is no longer in the log')
+}
+
+/** Puts one segment holding `batches` in place of the consecutive segments `group`. */
+function replaceSegments(data: MemoryPartition, group: readonly MemorySegment[], batches: Buffer[]): void {
+  const at = data.segments.indexOf(group[0])
+  if (at < 0 || data.segments[at + group.length - 1] !== group[group.length - 1]) {
+    throw new StorageError('segments changed under the cleaner')
+  }
+  const start = batchIndex(data, group[0])
+  let count = 0
+  for (const segment of group) count += segment.batchCount
+  const replacement = new MemorySegment(group[0].baseOffset)
+  replacement.firstAppendAt = group[0].firstAppendAt
+  replacement.lastAppendAt = group[group.length - 1].lastAppendAt
+  const baseOffsets: number[] = []
+  const lastOffsets: number[] = []
+  for (const batch of batches) {
+    const baseOffset = readInt64(batch, BatchHeader.baseOffset)
+    baseOffsets.push(baseOffset)
+    lastOffsets.push(baseOffset + batch.readInt32BE(BatchHeader.lastOffsetDelta))
+    replacement.batchCount++
+    replacement.size += batch.length
+    replacement.maxTimestamp = Math.max(replacement.maxTimestamp, readInt64(batch, BatchHeader.maxTimestamp))
+  }
+  const end = start + count
+  data.batches = [...data.batches.slice(0, start), ...batches, ...data.batches.slice(end)]
+  data.baseOffsets = [...data.baseOffsets.slice(0, start), ...baseOffsets, ...data.baseOffsets.slice(end)]
+  data.lastOffsets = [...data.lastOffsets.slice(0, start), ...lastOffsets, ...data.lastOffsets.slice(end)]
+  data.segments.splice(at, group.length, replacement)
+  // Recomputes the running maximum timestamps the time lookups use.
+  data.dropBatches(0)
 }
 
 /**
@@ -235,6 +409,7 @@ function firstAtLeast(sorted: readonly number[], value: number): number {
 
 class MemoryStore implements LogStore {
   readonly kind = 'memory' as const
+  readonly logDir = null
   constructor(private readonly now: () => number) {}
 
   private readonly id = randomBytes(16).toString('base64url')

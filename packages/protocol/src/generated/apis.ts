@@ -193,7 +193,7 @@ export const apiDefinitions: { readonly [K in keyof ApiRequests]: ApiDefinition<
     apiKey: 2,
     name: 'ListOffsets',
     minVersion: 1,
-    maxVersion: 8,
+    maxVersion: 10,
     flexibleFrom: 6,
     encodeRequest: encodeListOffsetsRequest,
     decodeRequest: decodeListOffsetsRequest,
