@@ -1,4 +1,5 @@
 // Runs every test file (packages/*/test/**/*.test.ts) with node:test, TypeScript loaded through tsx.
+// A file or test that runs past 10 minutes fails instead of holding CI until its limit.
 // Arguments narrow the set: `npm test -- protocol` runs the files whose path contains "protocol".
 import { spawnSync } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
@@ -23,7 +24,7 @@ const filters = process.argv.slice(2)
 const selected = filters.length ? files.filter((f) => filters.some((x) => f.includes(x))) : files
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', ...selected.sort()],
+  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=600000', ...selected.sort()],
   {
     stdio: 'inherit',
     env: { FLUXO_LOG_LEVEL: 'silent', ...process.env },

@@ -109,7 +109,7 @@ export interface CompactionStatus {
   firstDirtyOffset: number
   /** Cleaning stops before this offset: the active segment, min.compaction.lag.ms, the last stable offset. */
   firstUncleanableOffset: number
-  /** Bytes of segments below firstDirtyOffset. */
+  /** Bytes of segments starting below firstDirtyOffset. */
   cleanBytes: number
   /** Bytes of segments from firstDirtyOffset up to the first uncleanable segment. */
   cleanableBytes: number

@@ -1,0 +1,439 @@
+/**
+ * One TCP connection to one broker. Requests are pipelined: each is written at once with the next
+ * correlation id and Kafka answers in request order, so in-flight requests form a FIFO queue. The
+ * first request is always ApiVersions (KIP-511); every later request uses the highest version both
+ * sides support, min(ours, theirs), from the protocol package's `apiDefinitions`.
+ *
+ * A request that times out closes the connection, as Kafka's NetworkClient does: once a response
+ * is overdue, what follows on the socket can no longer be matched with confidence.
+ */
+import { type Socket, connect } from 'node:net'
+import {
+  type AnyApiDefinition,
+  type ApiRequests,
+  type ApiResponses,
+  type ApiVersionsResponse,
+  DecodeError,
+  ErrorCode,
+  Reader,
+  apiDefinition,
+  decodeApiVersionsResponse,
+  decodeResponseFrame,
+  encodeRequestFrame,
+} from '@fluxo/protocol'
+import { ConnectionError, KafkaError, RequestTimeoutError, UnsupportedVersionError } from '../errors.js'
+
+export interface ConnectionOptions {
+  host: string
+  port: number
+  /** Sent in every request header; shows up in broker logs and quotas. Default `fluxo`. */
+  clientId?: string | null
+  /** Time allowed to open the socket and finish the ApiVersions handshake. Default 10000 (Kafka's socket.connection.setup.timeout.ms). */
+  connectTimeoutMs?: number
+  /** Time allowed for each response. Default 30000 (Kafka's request.timeout.ms). */
+  requestTimeoutMs?: number
+  /**
+   * Caps on the version used per API key, below what both sides support; for tests and for
+   * working around a broker bug. E.g. `{ 0: 7 }` keeps Produce at v7.
+   */
+  maxVersions?: Readonly<Record<number, number>>
+  /** The broker's node id when known (for error messages). */
+  nodeId?: number
+}
+
+export interface RequestOptions {
+  /** Overrides the negotiated version. */
+  version?: number
+  /** Overrides requestTimeoutMs, e.g. a long-polling Fetch adds its maxWaitMs. */
+  timeoutMs?: number
+}
+
+/** A version range as advertised by the broker. */
+export interface VersionRange {
+  minVersion: number
+  maxVersion: number
+}
+
+interface Pending {
+  correlationId: number
+  apiKey: number
+  decode: (frame: Buffer) => unknown
+  resolve: (value: unknown) => void
+  reject: (err: Error) => void
+  timer: NodeJS.Timeout | undefined
+}
+
+const CLIENT_SOFTWARE_NAME = 'fluxo-client'
+const CLIENT_SOFTWARE_VERSION = '0.1.0'
+/** Larger frames cannot be a Kafka response; a corrupt length must not make us buffer forever. */
+const MAX_FRAME_BYTES = 1024 * 1024 * 1024
+
+export class Connection {
+  readonly host: string
+  readonly port: number
+  readonly nodeId: number | undefined
+  private readonly clientId: string | null
+  private readonly requestTimeoutMs: number
+  private readonly maxVersions: Readonly<Record<number, number>>
+  private readonly pending: Pending[] = []
+  private correlationId = 0
+  private chunks: Buffer[] = []
+  private buffered = 0
+  private frameSize = -1
+  private closeError: Error | undefined
+  private readonly closeListeners: ((err: Error | undefined) => void)[] = []
+  private drainWaiters: (() => void)[] = []
+  /** API key → version to use, once ApiVersions has answered. */
+  private readonly versions = new Map<number, number>()
+  /** API key → the broker's advertised range. */
+  readonly brokerVersions = new Map<number, VersionRange>()
+
+  private constructor(
+    private readonly socket: Socket,
+    options: ConnectionOptions,
+  ) {
+    this.host = options.host
+    this.port = options.port
+    this.nodeId = options.nodeId
+    this.clientId = options.clientId === undefined ? 'fluxo' : options.clientId
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000
+    this.maxVersions = options.maxVersions ?? {}
+    socket.setNoDelay(true)
+    socket.setKeepAlive(true)
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('error', (err) => this.destroy(new ConnectionError(`${this}: ${err.message}`, { cause: err })))
+    socket.on('close', () => this.destroy(new ConnectionError(`${this}: connection closed by the broker`)))
+  }
+
+  /** Opens a connection and negotiates API versions. */
+  static async connect(options: ConnectionOptions): Promise<Connection> {
+    const connectTimeoutMs = options.connectTimeoutMs ?? 10_000
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const s = connect({ host: options.host, port: options.port })
+      const timer = setTimeout(() => {
+        s.destroy()
+        reject(
+          new RequestTimeoutError(
+            `connecting to ${options.host}:${options.port} took longer than ${connectTimeoutMs} ms`,
+          ),
+        )
+      }, connectTimeoutMs)
+      s.once('connect', () => {
+        clearTimeout(timer)
+        s.removeAllListeners('error')
+        resolve(s)
+      })
+      s.once('error', (err) => {
+        clearTimeout(timer)
+        reject(
+          new ConnectionError(`cannot connect to ${options.host}:${options.port}: ${err.message}`, {
+            cause: err,
+          }),
+        )
+      })
+    })
+    const connection = new Connection(socket, options)
+    try {
+      await connection.negotiateVersions(connectTimeoutMs)
+    } catch (err) {
+      connection.destroy(err as Error)
+      throw err
+    }
+    return connection
+  }
+
+  toString(): string {
+    return `broker ${this.nodeId ?? ''}${this.nodeId === undefined ? '' : ' at '}${this.host}:${this.port}`.trim()
+  }
+
+  get closed(): boolean {
+    return this.closeError !== undefined
+  }
+
+  /** Requests written and not yet answered. */
+  get inFlight(): number {
+    return this.pending.length
+  }
+
+  /** The version this connection uses for `apiKey`, or -1 when the broker and Fluxo share none. */
+  versionFor(apiKey: number): number {
+    return this.versions.get(apiKey) ?? -1
+  }
+
+  supports(apiKey: number): boolean {
+    return this.versions.has(apiKey)
+  }
+
+  /** Called once, when the connection closes for any reason (`err` undefined after close()). */
+  onClose(listener: (err: Error | undefined) => void): void {
+    if (this.closeError) listener(this.closeError)
+    else this.closeListeners.push(listener)
+  }
+
+  /** Sends a request and resolves with its decoded response. */
+  request<K extends keyof ApiRequests>(
+    apiKey: K,
+    body: ApiRequests[K],
+    options?: RequestOptions,
+  ): Promise<ApiResponses[K]> {
+    return this.requestAny(apiKey, body, options) as Promise<ApiResponses[K]>
+  }
+
+  /**
+   * Untyped form of `request`, for APIs whose codecs the protocol package gained after this client
+   * was compiled: the body must have the shape of Kafka's message JSON, camelCased.
+   */
+  requestAny(apiKey: number, body: unknown, options?: RequestOptions): Promise<unknown> {
+    const def = apiDefinition(apiKey)
+    if (!def)
+      return Promise.reject(
+        new UnsupportedVersionError(`the protocol package has no codec for API ${apiKey}`),
+      )
+    const version = options?.version ?? this.versions.get(apiKey)
+    if (version === undefined) {
+      const theirs = this.brokerVersions.get(apiKey)
+      return Promise.reject(
+        new UnsupportedVersionError(
+          theirs
+            ? `${this} supports ${def.name} v${theirs.minVersion}-${theirs.maxVersion}, Fluxo v${def.minVersion}-${def.maxVersion}`
+            : `${this} does not support ${def.name}`,
+        ),
+      )
+    }
+    return this.write(
+      def,
+      version,
+      body,
+      options?.timeoutMs,
+      (frame) => decodeResponseFrame(def, version, frame).body,
+    )
+  }
+
+  /** Sends a request the broker will not answer (Produce with acks=0). */
+  sendNoResponse<K extends keyof ApiRequests>(apiKey: K, body: ApiRequests[K]): void {
+    const def = apiDefinition(apiKey)!
+    const version = this.versions.get(apiKey)
+    if (version === undefined) throw new UnsupportedVersionError(`${this} does not support ${def.name}`)
+    if (this.closeError) throw this.closeError
+    this.writeFrame(encodeRequestFrame(def, version, this.nextCorrelationId(), this.clientId, body))
+  }
+
+  /** Resolves when every in-flight request has been answered (or failed). */
+  drained(): Promise<void> {
+    if (this.pending.length === 0) return Promise.resolve()
+    return new Promise((resolve) => this.drainWaiters.push(resolve))
+  }
+
+  /** Waits for in-flight requests (up to requestTimeoutMs), then closes the socket. */
+  async close(): Promise<void> {
+    if (this.closeError) return
+    await this.drained()
+    if (this.closeError) return
+    this.destroy(undefined)
+  }
+
+  /** Closes at once; in-flight requests fail with `err` (or a ConnectionError). */
+  destroy(err: Error | undefined): void {
+    if (this.closeError) return
+    this.closeError = err ?? new ConnectionError(`${this}: connection closed`)
+    this.socket.destroy()
+    const pending = this.pending.splice(0)
+    for (const p of pending) {
+      if (p.timer) clearTimeout(p.timer)
+      p.reject(this.closeError)
+    }
+    this.notifyDrained()
+    for (const listener of this.closeListeners.splice(0)) listener(err)
+  }
+
+  private nextCorrelationId(): number {
+    this.correlationId = (this.correlationId + 1) & 0x7fffffff
+    return this.correlationId
+  }
+
+  private write(
+    def: AnyApiDefinition,
+    version: number,
+    body: unknown,
+    timeoutMs: number | undefined,
+    decode: (frame: Buffer) => unknown,
+  ): Promise<unknown> {
+    if (this.closeError) return Promise.reject(this.closeError)
+    const correlationId = this.nextCorrelationId()
+    let chunks: Buffer[]
+    try {
+      chunks = encodeRequestFrame(def, version, correlationId, this.clientId, body)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return new Promise((resolve, reject) => {
+      const p: Pending = { correlationId, apiKey: def.apiKey, decode, resolve, reject, timer: undefined }
+      const ms = timeoutMs ?? this.requestTimeoutMs
+      p.timer = setTimeout(() => {
+        this.destroy(
+          new RequestTimeoutError(`${this}: no response to ${def.name} v${version} within ${ms} ms`),
+        )
+      }, ms)
+      p.timer.unref()
+      this.pending.push(p)
+      this.writeFrame(chunks)
+    })
+  }
+
+  private writeFrame(chunks: Buffer[]): void {
+    if (chunks.length === 1) {
+      this.socket.write(chunks[0])
+      return
+    }
+    this.socket.cork()
+    for (const c of chunks) this.socket.write(c)
+    this.socket.uncork()
+  }
+
+  private onData(chunk: Buffer): void {
+    this.chunks.push(chunk)
+    this.buffered += chunk.length
+    while (!this.closeError) {
+      if (this.frameSize < 0) {
+        if (this.buffered < 4) return
+        const size = this.peekSize()
+        if (size < 4 || size > MAX_FRAME_BYTES) {
+          this.destroy(new ConnectionError(`${this}: invalid response size ${size}`))
+          return
+        }
+        this.frameSize = size
+      }
+      if (this.buffered < 4 + this.frameSize) return
+      const frame = this.take(4 + this.frameSize).subarray(4)
+      this.frameSize = -1
+      this.onFrame(frame)
+    }
+  }
+
+  private peekSize(): number {
+    const first = this.chunks[0]
+    if (first.length >= 4) return first.readInt32BE(0)
+    return Buffer.concat(this.chunks, 4).readInt32BE(0)
+  }
+
+  /** Removes and returns the first `n` buffered bytes, copying only when they span chunks. */
+  private take(n: number): Buffer {
+    this.buffered -= n
+    const first = this.chunks[0]
+    if (first.length === n) {
+      this.chunks.shift()
+      return first
+    }
+    if (first.length > n) {
+      this.chunks[0] = first.subarray(n)
+      return first.subarray(0, n)
+    }
+    const out = Buffer.allocUnsafe(n)
+    let at = 0
+    while (at < n) {
+      const c = this.chunks[0]
+      const want = n - at
+      if (c.length <= want) {
+        c.copy(out, at)
+        at += c.length
+        this.chunks.shift()
+      } else {
+        c.copy(out, at, 0, want)
+        this.chunks[0] = c.subarray(want)
+        at += want
+      }
+    }
+    return out
+  }
+
+  private onFrame(frame: Buffer): void {
+    const correlationId = frame.length >= 4 ? frame.readInt32BE(0) : -1
+    const p = this.pending[0]
+    if (!p || p.correlationId !== correlationId) {
+      this.destroy(
+        new ConnectionError(
+          `${this}: response with correlation id ${correlationId}, expected ${p ? p.correlationId : 'none'}`,
+        ),
+      )
+      return
+    }
+    this.pending.shift()
+    if (p.timer) clearTimeout(p.timer)
+    let value: unknown
+    try {
+      value = p.decode(frame)
+    } catch (err) {
+      // Framing is intact, so only this request fails; the connection stays usable.
+      p.reject(
+        err instanceof DecodeError
+          ? new ConnectionError(`${this}: cannot decode the response to API ${p.apiKey}: ${err.message}`, {
+              cause: err,
+            })
+          : (err as Error),
+      )
+      this.notifyDrained()
+      return
+    }
+    p.resolve(value)
+    this.notifyDrained()
+  }
+
+  private notifyDrained(): void {
+    if (this.pending.length > 0 || this.drainWaiters.length === 0) return
+    for (const w of this.drainWaiters.splice(0)) w()
+  }
+
+  /**
+   * ApiVersions at our highest version. A broker that does not know it answers with
+   * UNSUPPORTED_VERSION in a v0 body listing its own range for ApiVersions (KIP-511); we retry at
+   * the highest version both know.
+   */
+  private async negotiateVersions(timeoutMs: number): Promise<void> {
+    const def = apiDefinition(18)!
+    let version = Math.min(def.maxVersion, this.maxVersions[18] ?? def.maxVersion)
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const response = (await this.write(
+        def,
+        version,
+        { clientSoftwareName: CLIENT_SOFTWARE_NAME, clientSoftwareVersion: CLIENT_SOFTWARE_VERSION },
+        timeoutMs,
+        (frame) => decodeApiVersions(frame, version),
+      )) as ApiVersionsResponse
+      if (response.errorCode === ErrorCode.UNSUPPORTED_VERSION) {
+        const theirs = response.apiKeys.find((k) => k.apiKey === 18)
+        const next = theirs ? Math.min(theirs.maxVersion, version - 1) : 0
+        if (next < 0 || next >= version) break
+        version = next
+        continue
+      }
+      if (response.errorCode !== ErrorCode.NONE)
+        throw new KafkaError(response.errorCode, `${this}: ApiVersions failed`)
+      this.setVersions(response)
+      return
+    }
+    throw new UnsupportedVersionError(`${this}: no ApiVersions version in common`)
+  }
+
+  private setVersions(response: ApiVersionsResponse): void {
+    for (const k of response.apiKeys) {
+      this.brokerVersions.set(k.apiKey, { minVersion: k.minVersion, maxVersion: k.maxVersion })
+      const ours = apiDefinition(k.apiKey)
+      if (!ours) continue
+      const max = Math.min(
+        ours.maxVersion,
+        k.maxVersion,
+        this.maxVersions[k.apiKey] ?? Number.MAX_SAFE_INTEGER,
+      )
+      const min = Math.max(ours.minVersion, k.minVersion)
+      if (max >= min) this.versions.set(k.apiKey, max)
+    }
+  }
+}
+
+/** ApiVersions responses always use header v0; an UNSUPPORTED_VERSION answer has a v0 body. */
+function decodeApiVersions(frame: Buffer, version: number): ApiVersionsResponse {
+  const r = new Reader(frame, 4)
+  const errorCode = frame.length >= 6 ? frame.readInt16BE(4) : 0
+  if (errorCode === ErrorCode.UNSUPPORTED_VERSION) return decodeApiVersionsResponse(r, 0)
+  return decodeApiVersionsResponse(r, version)
+}

@@ -1,0 +1,30 @@
+import { Admin, type AdminOptions } from './admin/admin.js'
+import { Cluster, type ClusterOptions } from './cluster/cluster.js'
+import { Producer, type ProducerOptions } from './producer/producer.js'
+
+export type KafkaOptions = ClusterOptions
+
+/**
+ * Entry point: holds the connection settings; each producer and admin gets its own connections.
+ *
+ * ```ts
+ * const kafka = new Kafka({ bootstrap: ['localhost:9092'], clientId: 'app' })
+ * const producer = kafka.producer({ lingerMs: 5, compression: 'lz4' })
+ * const { partition, offset } = await producer.send({ topic: 't', key: 'k', value: 'v' })
+ * await producer.close()
+ * ```
+ */
+export class Kafka {
+  constructor(readonly options: KafkaOptions) {
+    new Cluster(options) // validates the bootstrap list now rather than on first use
+  }
+
+  /** A producer: idempotent with acks=-1 unless configured otherwise. */
+  producer<K = string | Buffer, V = string | Buffer>(options: ProducerOptions<K, V> = {}): Producer<K, V> {
+    return new Producer<K, V>(new Cluster(this.options), options)
+  }
+
+  admin(options: AdminOptions = {}): Admin {
+    return new Admin(new Cluster(this.options), options)
+  }
+}
