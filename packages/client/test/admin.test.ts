@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ApiKey } from '@fluxo/protocol'
+import { Kafka as KafkaJS, logLevel } from 'kafkajs'
 import { Kafka, KafkaError } from '../src/index.js'
 import { broker } from './support.js'
 
@@ -127,4 +128,29 @@ test('admin: list offsets by time, delete records, reset/fetch/delete group offs
     assert.deepEqual(await admin.deleteRecords('events', { 0: 4 }), [{ partition: 0, lowWatermark: 4 }])
     assert.equal((await admin.listOffsets('events', 'earliest'))[0].offset, 4)
   } else t.diagnostic('broker has no DeleteRecords yet')
+})
+
+test('admin: describeGroups decodes the partitions assigned to each consumer member', async (t) => {
+  const b = await broker(t)
+  const admin = new Kafka({ bootstrap: [b.bootstrap] }).admin()
+  t.after(() => admin.close())
+  await admin.createTopics([{ name: 'assigned', partitions: 3 }])
+  const kafkajs = new KafkaJS({
+    brokers: [b.bootstrap],
+    clientId: 'member-client',
+    logLevel: logLevel.NOTHING,
+  })
+  const consumer = kafkajs.consumer({ groupId: 'watchers' })
+  t.after(() => consumer.disconnect())
+  await consumer.connect()
+  await consumer.subscribe({ topic: 'assigned' })
+  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()))
+  await consumer.run({ eachMessage: async () => {} })
+  await joined
+  const [group] = await admin.describeGroups(['watchers'])
+  assert.equal(group.state, 'Stable')
+  assert.equal(group.protocolType, 'consumer')
+  assert.equal(group.members.length, 1)
+  assert.equal(group.members[0].clientId, 'member-client')
+  assert.deepEqual(group.members[0].assignment, [{ topic: 'assigned', partitions: [0, 1, 2] }])
 })

@@ -3,7 +3,7 @@
  * clusters), group operations to the group's coordinator, partition operations (ListOffsets,
  * DeleteRecords) to each partition's leader. Every result error is a KafkaError naming what failed.
  */
-import { ApiKey, ErrorCode, type ListOffsetsResponse, ZERO_UUID } from '@fluxo/protocol'
+import { ApiKey, ErrorCode, type ListOffsetsResponse, Reader, ZERO_UUID } from '@fluxo/protocol'
 import {
   type BrokerInfo,
   type Cluster,
@@ -88,6 +88,11 @@ export interface GroupMember {
   clientHost: string
   memberMetadata: Buffer
   memberAssignment: Buffer
+  /**
+   * The member's partitions, decoded from `memberAssignment` for groups of protocol type `consumer`
+   * (the ConsumerProtocol Assignment); empty for other protocol types or before the group synced.
+   */
+  assignment: { topic: string; partitions: number[] }[]
 }
 
 export interface GroupDescription {
@@ -371,6 +376,7 @@ export class Admin {
             clientHost: m.clientHost,
             memberMetadata: m.memberMetadata,
             memberAssignment: m.memberAssignment,
+            assignment: g.protocolType === 'consumer' ? decodeConsumerAssignment(m.memberAssignment) : [],
           })),
         }
       }),
@@ -621,4 +627,29 @@ function collectOffsets(topic: string, responses: ListOffsetsResponse[]): Partit
         })
       }
   return out.sort((a, b) => a.partition - b.partition)
+}
+
+/**
+ * The ConsumerProtocol Assignment (versions 0-3, never flexible): int16 version, then an array of
+ * topics with their partitions, then user data. Undecodable bytes yield no partitions: the
+ * assignment belongs to the member's client, and a describe must not fail on it.
+ */
+function decodeConsumerAssignment(buf: Buffer): { topic: string; partitions: number[] }[] {
+  if (buf.length < 2) return []
+  try {
+    const r = new Reader(buf)
+    r.int16()
+    const out: { topic: string; partitions: number[] }[] = []
+    const topics = r.int32()
+    for (let i = 0; i < topics; i++) {
+      const topic = r.string(false)
+      const count = r.int32()
+      const partitions: number[] = []
+      for (let j = 0; j < count; j++) partitions.push(r.int32())
+      out.push({ topic, partitions: partitions.sort((a, b) => a - b) })
+    }
+    return out.sort((a, b) => a.topic.localeCompare(b.topic))
+  } catch {
+    return []
+  }
 }
