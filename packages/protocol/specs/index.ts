@@ -4,6 +4,8 @@ import alterConfigs from './alter-configs.js'
 import apiVersions from './api-versions.js'
 import consumerGroupDescribe from './consumer-group-describe.js'
 import consumerGroupHeartbeat from './consumer-group-heartbeat.js'
+import consumerProtocolAssignment from './consumer-protocol-assignment.js'
+import consumerProtocolSubscription from './consumer-protocol-subscription.js'
 import createPartitions from './create-partitions.js'
 import createTopics from './create-topics.js'
 import deleteGroups from './delete-groups.js'
@@ -37,7 +39,7 @@ import produce from './produce.js'
 import syncGroup from './sync-group.js'
 import txnOffsetCommit from './txn-offset-commit.js'
 
-import type { ApiSpec } from './types.js'
+import type { ApiSpec, DataSpec } from './types.js'
 
 export const specs: ApiSpec[] = [
   produce,
@@ -79,3 +81,6 @@ export const specs: ApiSpec[] = [
   consumerGroupDescribe,
   describeTopicPartitions,
 ]
+
+/** Data messages (not requests or responses) with generated codecs. */
+export const dataSpecs: DataSpec[] = [consumerProtocolSubscription, consumerProtocolAssignment]

@@ -43,3 +43,14 @@ export interface ApiSpec {
   request: MessageSpec
   response: MessageSpec
 }
+
+/**
+ * A message that is not a request or response (Kafka's `"type": "data"`), such as the consumer
+ * protocol's subscription and assignment carried as bytes inside JoinGroup and SyncGroup.
+ */
+export interface DataSpec extends MessageSpec {
+  type: 'data'
+  name: string
+  validVersions: string
+  flexibleVersions: string
+}

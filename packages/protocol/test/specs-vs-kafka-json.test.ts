@@ -14,7 +14,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { specs } from '../specs/index.js'
+import { dataSpecs, specs } from '../specs/index.js'
 import type { ApiSpec, FieldSpec } from '../specs/types.js'
 import { parseVersions } from './fixtures/random-message.js'
 
@@ -33,6 +33,7 @@ interface KafkaField {
 }
 
 interface KafkaMessage {
+  type?: string
   apiKey: number
   name: string
   validVersions: string
@@ -163,4 +164,15 @@ function checkSupported(api: ApiSpec, kafka: KafkaMessage): void {
     ADVERTISES_DEPRECATED.has(api.name),
     `${api.name}: supportedVersions ${api.supportedVersions}, deprecatedVersions ${kafka.deprecatedVersions}`,
   )
+}
+
+for (const spec of dataSpecs) {
+  test(`${spec.name} matches ${spec.name}.json`, () => {
+    const kafka = readKafkaMessage(`${spec.name}.json`)
+    assert.equal(kafka.type, 'data')
+    assert.equal(kafka.name, spec.name)
+    assert.equal(spec.validVersions, kafka.validVersions, `${spec.name} validVersions`)
+    assert.equal(spec.flexibleVersions, kafka.flexibleVersions, `${spec.name} flexibleVersions`)
+    assert.deepStrictEqual(specFacts(spec.fields), kafkaFacts(kafka.fields), `${spec.name} fields`)
+  })
 }
