@@ -254,7 +254,8 @@ for (const t of ['produce', 'consume']) {
 // ---- report --------------------------------------------------------------------------------------------
 const k = (x) => (x >= 1e4 ? `${(x / 1000).toFixed(0)}k` : x.toFixed(0))
 const tp = (s) => {
-  if (s.error) return [s.notAvailable || /no consumer/.test(s.error) ? 'n/a' : 'failed', '', '']
+  if (s.error === 'not run') return ['-', '', '']
+  if (s.error) return [s.notAvailable ? 'n/a' : 'failed', '', '']
   const runsText = s.runsRecordsPerSec.length > 1 ? ` (${s.runsRecordsPerSec.map(k).join(', ')})` : ''
   return [
     `${k(s.recordsPerSec)}${runsText}`,

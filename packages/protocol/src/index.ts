@@ -12,3 +12,4 @@ export { isXerialSnappy, xerialSnappyEncode } from './compression/xerial-snappy.
 export * from './records/batch-header.js'
 export * from './records/record-batch.js'
 export * from './records/validate.js'
+export * from './records/batch-builder.js'

@@ -1,9 +1,11 @@
 /**
  * Records waiting to be sent, one queue of batches per partition. A batch closes when it reaches
  * batch.size or when linger.ms has passed since its first record; closed batches wait for the
- * sender. A batch keeps its encoded bytes (and so its sequence number) across retries.
+ * sender. Records are encoded into the batch's buffer as they are appended (RecordBatchBuilder), so
+ * a batch is bytes plus one delivery per record; it keeps its encoded bytes (and so its sequence
+ * number) across retries.
  */
-import type { RecordHeader, RecordInput } from '@fluxo/protocol'
+import { RecordBatchBuilder } from '@fluxo/protocol'
 
 /** Where and when a record was written. */
 export interface RecordMetadata {
@@ -20,18 +22,40 @@ export interface Delivery {
   reject: (err: Error) => void
 }
 
-/** Rough per-record overhead in a batch (length, attributes, deltas, counts). */
-const RECORD_OVERHEAD = 21
 /** The record batch v2 header. */
 export const BATCH_HEADER_BYTES = 61
 
+/**
+ * Batch buffers of batch.size bytes, reused once a batch is acknowledged (as Java's BufferPool):
+ * a fresh large buffer costs an mmap, page faults on first write and GC pressure.
+ */
+export class BufferPool {
+  private readonly free: Buffer[] = []
+
+  constructor(
+    readonly bufferSize: number,
+    private readonly maxFree: number,
+  ) {}
+
+  allocate(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.bufferSize)
+  }
+
+  release(buffer: Buffer): void {
+    if (buffer.length === this.bufferSize && this.free.length < this.maxFree) this.free.push(buffer)
+  }
+}
+
 export class ProducerBatch {
-  readonly records: RecordInput[] = []
+  readonly builder: RecordBatchBuilder
   readonly deliveries: Delivery[] = []
-  sizeBytes = BATCH_HEADER_BYTES
+  /** Each record's CreateTime, for its RecordMetadata. */
+  readonly timestamps: number[] = []
   closed = false
   /** Set when first sent: the batch's bytes with producer id, epoch and sequence stamped in. */
   encoded: Buffer | undefined
+  /** The builder's buffer when it came from the pool and has not gone back yet. */
+  pooled: Buffer | undefined
   producerId = -1
   producerEpoch = -1
   baseSequence = -1
@@ -44,21 +68,29 @@ export class ProducerBatch {
     readonly topic: string,
     readonly partition: number,
     readonly createdAt: number,
-  ) {}
+    buffer: Buffer,
+    pooled: boolean,
+  ) {
+    this.builder = new RecordBatchBuilder(buffer)
+    if (pooled) this.pooled = buffer
+  }
 
-  add(record: RecordInput, delivery: Delivery, size: number): void {
-    this.records.push(record)
-    this.deliveries.push(delivery)
-    this.sizeBytes += size
+  get recordCount(): number {
+    return this.deliveries.length
+  }
+
+  get sizeBytes(): number {
+    return this.builder.sizeInBytes
   }
 
   resolve(baseOffset: number, logAppendTime: number): void {
-    for (let i = 0; i < this.deliveries.length; i++) {
-      this.deliveries[i].resolve({
-        topic: this.topic,
-        partition: this.partition,
+    const { topic, partition, deliveries, timestamps } = this
+    for (let i = 0; i < deliveries.length; i++) {
+      deliveries[i].resolve({
+        topic,
+        partition,
         offset: baseOffset < 0 ? -1 : baseOffset + i,
-        timestamp: logAppendTime >= 0 ? logAppendTime : (this.records[i].timestamp as number),
+        timestamp: logAppendTime >= 0 ? logAppendTime : timestamps[i],
       })
     }
   }
@@ -66,16 +98,6 @@ export class ProducerBatch {
   reject(err: Error): void {
     for (const d of this.deliveries) d.reject(err)
   }
-}
-
-export function recordSize(
-  key: Buffer | null,
-  value: Buffer | null,
-  headers: RecordHeader[] | undefined,
-): number {
-  let size = RECORD_OVERHEAD + (key?.length ?? 0) + (value?.length ?? 0)
-  if (headers) for (const h of headers) size += h.key.length + (h.value?.length ?? 0) + 2
-  return size
 }
 
 /** A partition's queue and its idempotence state. */

@@ -14,9 +14,10 @@ import {
   type CompressionType,
   ErrorCode,
   type ProduceResponse,
+  RecordBatchBuilder,
   type RecordHeader,
-  type RecordInput,
-  encodeRecordBatch,
+  compress,
+  restamp,
 } from '@fluxo/protocol'
 import { type Cluster, CoordinatorType, isStaleMetadataError } from '../cluster/cluster.js'
 import { backoffMs } from '../cluster/retry.js'
@@ -30,7 +31,13 @@ import {
   isRetriable,
 } from '../errors.js'
 import { type Serializer, type TopicSerde, defaultSerializer } from '../serde.js'
-import { PartitionQueue, ProducerBatch, type RecordMetadata, recordSize } from './accumulator.js'
+import {
+  BATCH_HEADER_BYTES,
+  BufferPool,
+  PartitionQueue,
+  ProducerBatch,
+  type RecordMetadata,
+} from './accumulator.js'
 import { BuiltInPartitioner, type Partitioner } from './partitioner.js'
 import { type GroupMetadata, type TopicPartitionOffset, TransactionManager } from './transaction.js'
 
@@ -128,6 +135,9 @@ export class Producer<K = string | Buffer, V = string | Buffer> {
   private producerIdPromise: Promise<void> | undefined
   private needsNewProducerId = false
   private readonly queues = new Map<string, PartitionQueue>()
+  /** The same queues by topic, then partition: looked up once per record. */
+  private readonly queuesByTopic = new Map<string, PartitionQueue[]>()
+  private readonly bufferPool: BufferPool
   private readonly nodeInFlight = new Map<number, number>()
   private pendingBatches = 0
   private readonly idleWaiters: (() => void)[] = []
@@ -144,12 +154,23 @@ export class Producer<K = string | Buffer, V = string | Buffer> {
     this.ownsCluster = ownsCluster
     this.acks = options.acks ?? -1
     this.lingerMs = options.lingerMs ?? 5
-    this.batchSize = options.batchSize ?? 16384
+    this.batchSize = Math.max(options.batchSize ?? 16384, BATCH_HEADER_BYTES + 64)
     this.compression = compressionTypes[options.compression ?? 'none']
     if (this.compression === undefined)
       throw new IllegalStateError(`unknown compression ${options.compression}`)
     this.maxInFlight = options.maxInFlight ?? 5
     this.maxRequestSize = options.maxRequestSize ?? 1048576
+    // Enough free buffers for maxInFlight full requests, within 32 MiB (Kafka's buffer.memory).
+    this.bufferPool = new BufferPool(
+      this.batchSize,
+      Math.max(
+        2,
+        Math.min(
+          Math.ceil(this.maxRequestSize / this.batchSize) * this.maxInFlight,
+          2 ** 25 / this.batchSize,
+        ),
+      ),
+    )
     this.ackTimeoutMs = options.ackTimeoutMs ?? 30_000
     this.deliveryTimeoutMs = options.deliveryTimeoutMs ?? 120_000
     this.allowAutoTopicCreation = options.allowAutoTopicCreation ?? true
@@ -249,22 +270,31 @@ export class Producer<K = string | Buffer, V = string | Buffer> {
     } else {
       partition = this.partitioner.partition(topic, key, partitionCount)
     }
-    const size = recordSize(key, value, headers)
     let queue = this.partitionQueue(topic, partition)
     let batch = queue.open
-    if (batch && batch.records.length > 0 && batch.sizeBytes + size > this.batchSize) {
-      this.closeBatch(batch, partitionCount)
-      batch = undefined
-      // A sticky keyless record moves with the partitioner instead of opening a tiny batch here
-      // (Java's abortOnNewBatch, KIP-480).
-      if (explicitPartition === undefined && key === null && !this.customPartitioner) {
-        partition = this.partitioner.partition(topic, null, partitionCount)
-        queue = this.partitionQueue(topic, partition)
-        batch = queue.open
+    if (batch) {
+      const size = batch.builder.recordSize(timestamp, key, value, headers)
+      if (batch.sizeBytes + size > this.batchSize || !batch.builder.hasRoomFor(size)) {
+        this.closeBatch(batch, partitionCount)
+        batch = undefined
+        // A sticky keyless record moves with the partitioner instead of opening a tiny batch here
+        // (Java's abortOnNewBatch, KIP-480).
+        if (explicitPartition === undefined && key === null && !this.customPartitioner) {
+          partition = this.partitioner.partition(topic, null, partitionCount)
+          queue = this.partitionQueue(topic, partition)
+          batch = queue.open
+          if (batch && !batch.builder.hasRoomFor(batch.builder.recordSize(timestamp, key, value, headers))) {
+            this.closeBatch(batch, partitionCount)
+            batch = undefined
+          }
+        }
       }
     }
     if (!batch) {
-      batch = new ProducerBatch(topic, partition, Date.now())
+      const needed = BATCH_HEADER_BYTES + firstRecordSize(timestamp, key, value, headers)
+      const pooled = needed <= this.batchSize
+      const buffer = pooled ? this.bufferPool.allocate() : Buffer.allocUnsafeSlow(needed)
+      batch = new ProducerBatch(topic, partition, Date.now(), buffer, pooled)
       queue.batches.push(batch)
       this.pendingBatches++
       if (this.lingerMs > 0) {
@@ -276,7 +306,9 @@ export class Producer<K = string | Buffer, V = string | Buffer> {
       }
     }
     this.transactions?.addPartition(topic, partition)
-    batch.add({ key, value, headers, timestamp } satisfies RecordInput, delivery, size)
+    batch.builder.append(timestamp, key, value, headers)
+    batch.deliveries.push(delivery)
+    batch.timestamps.push(timestamp)
     if (batch.sizeBytes >= this.batchSize) this.closeBatch(batch, partitionCount)
     else if (this.lingerMs === 0) {
       // linger.ms=0 still gathers the records sent in the same tick into one batch.
@@ -287,11 +319,16 @@ export class Producer<K = string | Buffer, V = string | Buffer> {
   }
 
   private partitionQueue(topic: string, partition: number): PartitionQueue {
-    const queueKey = `${topic}\u0000${partition}`
-    let queue = this.queues.get(queueKey)
+    let byPartition = this.queuesByTopic.get(topic)
+    if (!byPartition) {
+      byPartition = []
+      this.queuesByTopic.set(topic, byPartition)
+    }
+    let queue = byPartition[partition]
     if (!queue) {
       queue = new PartitionQueue(topic, partition)
-      this.queues.set(queueKey, queue)
+      byPartition[partition] = queue
+      this.queues.set(`${topic}\u0000${partition}`, queue)
     }
     return queue
   }
@@ -478,27 +515,37 @@ export class Producer<K = string | Buffer, V = string | Buffer> {
 
   private async sendTo(nodeId: number, batches: ProducerBatch[]): Promise<void> {
     const transactional = this.transactions !== undefined
-    await Promise.all(
-      batches.map(async (b) => {
-        if (b.encoded && b.producerId === this.producerId && b.producerEpoch === this.producerEpoch) return
-        const q = this.queue(b)
-        b.producerId = this.idempotent ? this.producerId : -1
-        b.producerEpoch = this.idempotent ? this.producerEpoch : -1
-        b.baseSequence = -1
-        if (this.idempotent) {
-          b.baseSequence = q.nextSequence
-          q.nextSequence = (q.nextSequence + b.records.length) % (INT32_MAX + 1)
-        }
-        b.encoded = await encodeRecordBatch({
-          records: b.records,
-          compression: this.compression,
-          producerId: b.producerId,
-          producerEpoch: b.producerEpoch,
-          baseSequence: b.baseSequence,
-          isTransactional: transactional,
-        })
-      }),
-    )
+    let compressing: Promise<void>[] | undefined
+    for (const b of batches) {
+      if (b.encoded && b.producerId === this.producerId && b.producerEpoch === this.producerEpoch) continue
+      const q = this.queue(b)
+      b.producerId = this.idempotent ? this.producerId : -1
+      b.producerEpoch = this.idempotent ? this.producerEpoch : -1
+      b.baseSequence = -1
+      if (this.idempotent) {
+        b.baseSequence = q.nextSequence
+        q.nextSequence = (q.nextSequence + b.recordCount) % (INT32_MAX + 1)
+      }
+      const stamp = {
+        producerId: b.producerId,
+        producerEpoch: b.producerEpoch,
+        baseSequence: b.baseSequence,
+        isTransactional: transactional,
+      }
+      // A batch sent before was answered or its connection is gone: its bytes are no longer in use.
+      if (b.encoded) restamp(b.encoded, stamp)
+      else if (this.compression === Compression.none) b.encoded = b.builder.build(stamp)
+      else {
+        compressing ??= []
+        compressing.push(
+          compress(this.compression, b.builder.records()).then((payload) => {
+            b.encoded = b.builder.buildCompressed(this.compression, payload, stamp)
+            this.releaseBuffer(b)
+          }),
+        )
+      }
+    }
+    if (compressing) await Promise.all(compressing)
     const topicData = new Map<string, { index: number; records: Buffer }[]>()
     for (const b of batches) {
       b.attempts++
@@ -574,10 +621,20 @@ export class Producer<K = string | Buffer, V = string | Buffer> {
   }
 
   private queue(b: ProducerBatch): PartitionQueue {
-    return this.queues.get(`${b.topic}\u0000${b.partition}`)!
+    return this.queuesByTopic.get(b.topic)![b.partition]
+  }
+
+  /** Gives a batch's buffer back to the pool once nothing will read it again. */
+  private releaseBuffer(b: ProducerBatch): void {
+    if (b.pooled === undefined) return
+    this.bufferPool.release(b.pooled)
+    b.pooled = undefined
   }
 
   private completed(b: ProducerBatch, baseOffset: number, logAppendTime: number): void {
+    // With acks=0 the request may still sit in the socket's queue: let the buffer go to the GC.
+    if (this.acks !== 0) this.releaseBuffer(b)
+    else b.pooled = undefined
     const q = this.queue(b)
     q.inFlight--
     if (q.retrying && (q.batches.length === 0 || q.batches[0].encoded === undefined) && q.inFlight === 0)
@@ -629,7 +686,7 @@ export class Producer<K = string | Buffer, V = string | Buffer> {
     if (q.batches.length === 0 || q.batches[0].encoded === undefined) q.retrying = false
     b.reject(
       new DeliveryTimeoutError(
-        `${b.records.length} record(s) for ${b.topic}-${b.partition} expired after ${this.deliveryTimeoutMs} ms`,
+        `${b.recordCount} record(s) for ${b.topic}-${b.partition} expired after ${this.deliveryTimeoutMs} ms`,
       ),
     )
     this.finish(b)
@@ -705,3 +762,15 @@ function toHeaders(headers: RecordHeaders): RecordHeader[] {
   }
   return out
 }
+
+/** Bytes a record takes as the first of a batch (timestamp and offset deltas 0). */
+function firstRecordSize(
+  timestamp: number,
+  key: Buffer | null,
+  value: Buffer | null,
+  headers: RecordHeader[] | undefined,
+): number {
+  return sizingBuilder.recordSize(timestamp, key, value, headers)
+}
+
+const sizingBuilder = new RecordBatchBuilder(Buffer.alloc(BATCH_HEADER_BYTES))
