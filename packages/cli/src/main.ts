@@ -1,128 +1,62 @@
-import { readFile } from 'node:fs/promises'
-import { parseArgs } from 'node:util'
-import { type Broker, parseProperties, startBroker } from '@fluxo/broker'
-import pino, { type Logger } from 'pino'
-import pretty from 'pino-pretty'
+import { KafkaError } from '@fluxo/client'
+import { UsageError } from './args.js'
+import { cluster } from './commands/cluster.js'
+import type { Command } from './commands/command.js'
+import { consume } from './commands/consume.js'
+import { group } from './commands/group.js'
+import { produce } from './commands/produce.js'
+import { start } from './commands/start.js'
+import { topic } from './commands/topic.js'
+
+const COMMANDS: readonly Command[] = [start, topic, produce, consume, group, cluster]
 
 const HELP = `Usage: fluxo <command> [options]
 
 Commands:
-  start        Start a Kafka-protocol broker
+${COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join('\n')}
 
-Options for start:
-  --host <host>                    interface to listen on (default 127.0.0.1)
-  --port <port>                    port to listen on, 0 for any free port (default 9092)
-  --advertised-listener <h:p>      address clients are told to use (default: the listening address)
-  --data-dir <dir>                 data directory of the file storage (default ./fluxo-data)
-  --storage <file|memory>          where partitions are stored (default file)
-  --config <file.properties>       Kafka broker properties file (server.properties style)
-  --set <key=value>                one Kafka broker property; repeatable; wins over --config
-  --log-level <level>              trace, debug, info, warn, error (default info)
-  -h, --help                       show this help
+Every command but start takes --bootstrap <host:port,...> (env FLUXO_BOOTSTRAP, default
+127.0.0.1:9092) and --json. Run 'fluxo <command> --help' for its options.
+
+Exit codes: 0 success, 1 a Kafka or connection error, 2 a bad command line.
 
 Examples:
   npx fluxo start
-  npx fluxo start --port 19092 --set num.partitions=3 --set log.retention.hours=24
+  npx fluxo topic create orders --partitions 3
+  printf 'k1|hello\\nk2|world\\n' | npx fluxo produce orders --key-separator '|'
+  npx fluxo consume orders --from-beginning --count 2
 `
 
-export async function main(argv: string[]): Promise<number | undefined> {
-  const [command, ...rest] = argv
-  if (!command || command === '-h' || command === '--help' || command === 'help') {
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (!name || name === '-h' || name === '--help' || name === 'help') {
     process.stdout.write(HELP)
     return 0
   }
-  if (command !== 'start') {
-    process.stderr.write(`fluxo: unknown command '${command}'\n\n${HELP}`)
+  const command = COMMANDS.find((c) => c.name === name)
+  if (!command) {
+    process.stderr.write(`fluxo: unknown command '${name}'\n\n${HELP}`)
     return 2
   }
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '9092' },
-      'advertised-listener': { type: 'string' },
-      'data-dir': { type: 'string', default: './fluxo-data' },
-      storage: { type: 'string', default: 'file' },
-      config: { type: 'string' },
-      set: { type: 'string', multiple: true, default: [] },
-      'log-level': { type: 'string', default: 'info' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  })
-  if (values.help) {
-    process.stdout.write(HELP)
-    return 0
+  try {
+    return await command.run(rest)
+  } catch (err) {
+    return reportError(err, command)
   }
-  const port = Number(values.port)
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new Error(`--port must be 0-65535, got '${values.port}'`)
-  if (values.storage !== 'file' && values.storage !== 'memory') {
-    throw new Error(`--storage must be 'file' or 'memory', got '${values.storage}'`)
-  }
-  const config: Record<string, string> = values.config
-    ? parseProperties(await readFile(values.config, 'utf8'))
-    : {}
-  for (const pair of values.set) {
-    const eq = pair.indexOf('=')
-    if (eq <= 0) throw new Error(`--set expects key=value, got '${pair}'`)
-    config[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim()
-  }
-  // The embedded broker defaults this to 0 for tests; a real broker waits as Kafka does.
-  config['group.initial.rebalance.delay.ms'] ??= '3000'
-
-  const logger = createLogger(values['log-level'])
-  const broker = await startBroker({
-    host: values.host,
-    port,
-    advertisedListener: values['advertised-listener'],
-    storage: values.storage,
-    dataDir: values['data-dir'],
-    config,
-    logger,
-  })
-  logger.info(
-    {
-      address: broker.bootstrap,
-      storage: values.storage,
-      dataDir: values.storage === 'file' ? values['data-dir'] : undefined,
-      clusterId: broker.clusterId,
-    },
-    `Fluxo broker ready on ${broker.bootstrap}`,
-  )
-  await closeOnSignal(broker, logger)
-  return 0
 }
 
-/** Human-readable logs on a terminal, JSON lines otherwise (for log collectors). */
-function createLogger(level: string): Logger {
-  if (process.stdout.isTTY) return pino({ level }, pretty({ colorize: true, sync: true }))
-  return pino({ level })
-}
-
-function closeOnSignal(broker: Broker, logger: Logger): Promise<void> {
-  return new Promise((resolve) => {
-    let stopping = false
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal: exiting now')
-        process.exit(130)
-      }
-      stopping = true
-      logger.info({ signal }, 'shutting down: answering in-flight requests, flushing logs')
-      broker.close().then(
-        () => {
-          logger.info('stopped')
-          resolve()
-        },
-        (err) => {
-          logger.error({ err }, 'shutdown failed')
-          process.exitCode = 1
-          resolve()
-        },
-      )
-    }
-    process.on('SIGINT', stop)
-    process.on('SIGTERM', stop)
-  })
+/** One line on stderr: usage errors exit 2, Kafka and other failures exit 1. */
+function reportError(err: unknown, command: Command): number {
+  if (err instanceof UsageError) {
+    process.stderr.write(`fluxo: ${err.message} (see 'fluxo ${command.name} --help')\n`)
+    return 2
+  }
+  let message = err instanceof Error ? err.message : String(err)
+  if (err instanceof KafkaError) {
+    const where = err.topic ?? err.groupId ?? err.resource
+    if (where !== undefined && !message.includes(where))
+      message = `${message} [${err.partition === undefined ? where : `${where}-${err.partition}`}]`
+  }
+  process.stderr.write(`fluxo: ${message.replaceAll('\n', ' ')}\n`)
+  return 1
 }

@@ -83,12 +83,17 @@ test('fluxo start: JSON ready line, serves clients, SIGTERM stops it cleanly wit
 })
 
 test('fluxo --help and no arguments print usage and exit 0; an unknown command exits 2', async (t) => {
-  for (const args of [['--help'], ['-h'], [], ['start', '--help']]) {
+  for (const args of [['--help'], ['-h'], []]) {
     const proc = runFluxo(t, args)
     assert.equal(await exitOf(proc), 0, `fluxo ${args.join(' ')}`)
     assert.match(proc.stdout(), /^Usage: fluxo <command> \[options\]/)
-    assert.match(proc.stdout(), /--data-dir <dir>/)
+    for (const command of ['start', 'topic', 'produce', 'consume', 'group', 'cluster'])
+      assert.match(proc.stdout(), new RegExp(`^  ${command} `, 'm'), `top-level help lists ${command}`)
   }
+  const startHelp = runFluxo(t, ['start', '--help'])
+  assert.equal(await exitOf(startHelp), 0)
+  assert.match(startHelp.stdout(), /^Usage: fluxo start \[options\]/)
+  assert.match(startHelp.stdout(), /--data-dir <dir>/)
   const unknown = runFluxo(t, ['serve'])
   assert.equal(await exitOf(unknown), 2)
   assert.match(unknown.stderr(), /unknown command 'serve'/)
