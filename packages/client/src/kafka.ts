@@ -1,5 +1,6 @@
 import { Admin, type AdminOptions } from './admin/admin.js'
 import { Cluster, type ClusterOptions } from './cluster/cluster.js'
+import { Consumer, type ConsumerOptions } from './consumer/consumer.js'
 import { Producer, type ProducerOptions } from './producer/producer.js'
 
 export type KafkaOptions = ClusterOptions
@@ -22,6 +23,19 @@ export class Kafka {
   /** A producer: idempotent with acks=-1 unless configured otherwise. */
   producer<K = string | Buffer, V = string | Buffer>(options: ProducerOptions<K, V> = {}): Producer<K, V> {
     return new Producer<K, V>(new Cluster(this.options), options)
+  }
+
+  /**
+   * A consumer: `subscribe` with a groupId, or `assign` partitions; read with `for await` or `run()`.
+   *
+   * ```ts
+   * const consumer = kafka.consumer({ groupId: 'billing', valueDeserializer: stringSerde })
+   * consumer.subscribe(['orders'])
+   * for await (const record of consumer) console.log(record.offset, record.value)
+   * ```
+   */
+  consumer<K = Buffer, V = Buffer>(options: ConsumerOptions<K, V> = {}): Consumer<K, V> {
+    return new Consumer<K, V>(new Cluster(this.options), options)
   }
 
   admin(options: AdminOptions = {}): Admin {
