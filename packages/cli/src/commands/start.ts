@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises'
-import { type Broker, parseProperties, startBroker } from '@fluxo/broker'
-import pino, { type Logger } from 'pino'
-import pretty from 'pino-pretty'
+import type { Broker } from '@fluxo/broker'
+import type { Logger } from 'pino'
 import { UsageError, parse } from '../args.js'
 import type { Command } from './command.js'
 
@@ -53,6 +52,8 @@ export const start: Command = {
     if (values.storage !== 'file' && values.storage !== 'memory') {
       throw new UsageError(`--storage must be 'file' or 'memory', got '${values.storage}'`)
     }
+    // Loaded here, not at the top: every other command starts faster without the broker's modules.
+    const { parseProperties, startBroker } = await import('@fluxo/broker')
     const config: Record<string, string> = values.config
       ? parseProperties(await readFile(values.config, 'utf8'))
       : {}
@@ -64,7 +65,7 @@ export const start: Command = {
     // The embedded broker defaults this to 0 for tests; a real broker waits as Kafka does.
     config['group.initial.rebalance.delay.ms'] ??= '3000'
 
-    const logger = createLogger(values['log-level'])
+    const logger = await createLogger(values['log-level'])
     const broker = await startBroker({
       host: values.host,
       port,
@@ -88,9 +89,11 @@ export const start: Command = {
 }
 
 /** Human-readable logs on a terminal, JSON lines otherwise (for log collectors). */
-function createLogger(level: string): Logger {
-  if (process.stdout.isTTY) return pino({ level }, pretty({ colorize: true, sync: true }))
-  return pino({ level })
+async function createLogger(level: string): Promise<Logger> {
+  const { default: pino } = await import('pino')
+  if (!process.stdout.isTTY) return pino({ level })
+  const { default: pretty } = await import('pino-pretty')
+  return pino({ level }, pretty({ colorize: true, sync: true }))
 }
 
 function closeOnSignal(broker: Broker, logger: Logger): Promise<number> {
