@@ -48,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
 /** One line on stderr: usage errors exit 2, Kafka and other failures exit 1. */
 function reportError(err: unknown, command: Command): number {
   if (err instanceof UsageError) {
-    process.stderr.write(`fluxo: ${err.message} (see 'fluxo ${command.name} --help')\n`)
+    process.stderr.write(`fluxo: ${oneLine(err.message)} (see 'fluxo ${command.name} --help')\n`)
     return 2
   }
   let message = err instanceof Error ? err.message : String(err)
@@ -57,6 +57,8 @@ function reportError(err: unknown, command: Command): number {
     if (where !== undefined && !message.includes(where))
       message = `${message} [${err.partition === undefined ? where : `${where}-${err.partition}`}]`
   }
-  process.stderr.write(`fluxo: ${message.replaceAll('\n', ' ')}\n`)
+  process.stderr.write(`fluxo: ${oneLine(message)}\n`)
   return 1
 }
+
+const oneLine = (text: string) => text.replaceAll(/\s*\n\s*/g, ' ')
