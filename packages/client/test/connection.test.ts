@@ -154,6 +154,34 @@ test('requests are pipelined: all are written before the first answer, answers m
   )
 })
 
+test('answers split anywhere across reads, size prefix included, are reassembled in order', async (t) => {
+  const held: FakeRequest[] = []
+  const fake = await fakeBroker({ 3: [0, 12] }, (req) => {
+    held.push(req)
+    if (held.length < 10) return
+    // One byte stream of ten answers, written in pieces of 1 to 7 bytes with a pause in between.
+    const bytes = Buffer.concat(held.map(metadataAnswer))
+    void (async () => {
+      for (let at = 0, i = 0; at < bytes.length; i++) {
+        const n = 1 + (i % 7)
+        req.socket.write(bytes.subarray(at, at + n))
+        at += n
+        await new Promise((r) => setTimeout(r, 1))
+      }
+    })()
+  })
+  t.after(() => fake.server.close())
+  const conn = await Connection.connect({ host: '127.0.0.1', port: fake.port })
+  t.after(() => conn.destroy(undefined))
+  const answers = await Promise.all(
+    Array.from({ length: 10 }, () => conn.request(ApiKey.Metadata, defaultMetadataRequest())),
+  )
+  assert.deepEqual(
+    answers.map((a) => a.clusterId),
+    Array(10).fill('fake'),
+  )
+})
+
 test('a request without an answer times out and closes the connection; the others fail too', async (t) => {
   const fake = await fakeBroker({ 3: [0, 12] })
   t.after(() => fake.server.close())

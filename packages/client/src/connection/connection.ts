@@ -77,9 +77,12 @@ export class Connection {
   private readonly maxVersions: Readonly<Record<number, number>>
   private readonly pending: Pending[] = []
   private correlationId = 0
-  private chunks: Buffer[] = []
-  private buffered = 0
-  private frameSize = -1
+  /** The size prefix of the next frame while it spans socket reads. */
+  private readonly sizeBytes = Buffer.alloc(4)
+  private sizeFilled = 0
+  /** A frame longer than what was read so far, filled as reads arrive. */
+  private partial: Buffer | undefined
+  private partialFilled = 0
   private closeError: Error | undefined
   private readonly closeListeners: ((err: Error | undefined) => void)[] = []
   private drainWaiters: (() => void)[] = []
@@ -290,60 +293,51 @@ export class Connection {
     this.socket.uncork()
   }
 
+  /**
+   * Splits reads into frames. A frame inside one read is a view of it; a longer frame (a large Fetch
+   * response arrives in many 64 KiB reads) gets its own buffer once its size is known, and each read
+   * is copied in as it arrives, while it is still in the CPU cache.
+   */
   private onData(chunk: Buffer): void {
-    this.chunks.push(chunk)
-    this.buffered += chunk.length
-    while (!this.closeError) {
-      if (this.frameSize < 0) {
-        if (this.buffered < 4) return
-        const size = this.peekSize()
+    const length = chunk.length
+    let pos = 0
+    while (pos < length && !this.closeError) {
+      if (this.partial === undefined) {
+        let size: number
+        if (this.sizeFilled === 0 && length - pos >= 4) {
+          size = chunk.readInt32BE(pos)
+          pos += 4
+        } else {
+          const n = Math.min(4 - this.sizeFilled, length - pos)
+          chunk.copy(this.sizeBytes, this.sizeFilled, pos, pos + n)
+          this.sizeFilled += n
+          pos += n
+          if (this.sizeFilled < 4) return
+          this.sizeFilled = 0
+          size = this.sizeBytes.readInt32BE(0)
+        }
         if (size < 4 || size > MAX_FRAME_BYTES) {
           this.destroy(new ConnectionError(`${this}: invalid response size ${size}`))
           return
         }
-        this.frameSize = size
+        if (length - pos >= size) {
+          pos += size
+          this.onFrame(chunk.subarray(pos - size, pos))
+          continue
+        }
+        this.partial = Buffer.allocUnsafe(size)
+        this.partialFilled = 0
       }
-      if (this.buffered < 4 + this.frameSize) return
-      const frame = this.take(4 + this.frameSize).subarray(4)
-      this.frameSize = -1
-      this.onFrame(frame)
-    }
-  }
-
-  private peekSize(): number {
-    const first = this.chunks[0]
-    if (first.length >= 4) return first.readInt32BE(0)
-    return Buffer.concat(this.chunks, 4).readInt32BE(0)
-  }
-
-  /** Removes and returns the first `n` buffered bytes, copying only when they span chunks. */
-  private take(n: number): Buffer {
-    this.buffered -= n
-    const first = this.chunks[0]
-    if (first.length === n) {
-      this.chunks.shift()
-      return first
-    }
-    if (first.length > n) {
-      this.chunks[0] = first.subarray(n)
-      return first.subarray(0, n)
-    }
-    const out = Buffer.allocUnsafe(n)
-    let at = 0
-    while (at < n) {
-      const c = this.chunks[0]
-      const want = n - at
-      if (c.length <= want) {
-        c.copy(out, at)
-        at += c.length
-        this.chunks.shift()
-      } else {
-        c.copy(out, at, 0, want)
-        this.chunks[0] = c.subarray(want)
-        at += want
+      const frame = this.partial
+      const n = Math.min(frame.length - this.partialFilled, length - pos)
+      chunk.copy(frame, this.partialFilled, pos, pos + n)
+      this.partialFilled += n
+      pos += n
+      if (this.partialFilled === frame.length) {
+        this.partial = undefined
+        this.onFrame(frame)
       }
     }
-    return out
   }
 
   private onFrame(frame: Buffer): void {
