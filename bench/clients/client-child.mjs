@@ -58,6 +58,18 @@ async function run() {
   throw new Error(`unknown task ${o.task}`)
 }
 
+/** The error with its causes and an AggregateError's members (@platformatic/kafka nests them). */
+function describe(err, depth = 0) {
+  if (!(err instanceof Error) || depth > 3) return String(err)
+  const own = Object.entries(err)
+    .filter(([k, v]) => !['errors', 'cause', 'stack', 'message'].includes(k) && typeof v !== 'object')
+    .map(([k, v]) => `${k}=${v}`)
+  let text = `${err.name}: ${err.message}${own.length ? ` (${own.join(', ')})` : ''}`
+  for (const e of err.errors ?? []) text += `\n${'  '.repeat(depth + 1)}${describe(e, depth + 1)}`
+  if (err.cause) text += `\n${'  '.repeat(depth + 1)}cause: ${describe(err.cause, depth + 1)}`
+  return text
+}
+
 try {
   const result = await run()
   result.maxRssMB = process.resourceUsage().maxRSS / 1024
@@ -67,7 +79,7 @@ try {
     {
       type: 'error',
       notAvailable: err instanceof NotAvailable,
-      message: err instanceof NotAvailable ? err.message : (err?.stack ?? String(err)),
+      message: err instanceof NotAvailable ? err.message : describe(err),
     },
     () => process.exit(1),
   )

@@ -171,7 +171,11 @@ const platformatic = {
   name: 'platformatic',
   label: '@platformatic/kafka 1.35.0',
   settings: {
-    produce: 'acks=-1, idempotent: true, send() of `chunk` messages',
+    // Its idempotent mode takes each partition's sequence when a request is built and advances it
+    // only on the response: concurrent send() calls reuse sequences, and the broker drops the later
+    // batches as duplicates (3% of the records lost in a 100,000-record run). So: not idempotent.
+    produce:
+      'acks=-1, not idempotent (its idempotence loses records under concurrent send() calls), send() of `chunk` messages',
     consume: 'consumer group stream, mode earliest, autocommit off, data events (defaults: maxBytes 10 MB)',
     latency: 'acks=-1, idempotent, send() of one message',
   },
@@ -180,12 +184,7 @@ const platformatic = {
   },
   async produce(o) {
     const { Producer } = await import('@platformatic/kafka')
-    const producer = new Producer({
-      clientId: 'bench',
-      bootstrapBrokers: [o.bootstrap],
-      idempotent: true,
-      acks: -1,
-    })
+    const producer = new Producer({ clientId: 'bench', bootstrapBrokers: [o.bootstrap], acks: -1 })
     await producer.send({ messages: [{ topic: o.topic, partition: 0, value: o.value }] })
     const t0 = performance.now()
     await windowed(o.records, o.chunk, o.window, (start, n) => {

@@ -177,6 +177,16 @@ for (let round = 1; round <= cfg.rounds; round++) {
       await admin.createTopics([{ name: topic, partitions: cfg.partitions }])
       log(`round ${round}/${cfg.rounds}: ${c} produces ${cfg.records} records to ${topic}`)
       const r = await task(c, 'produce', { topic })
+      if (!r.error) {
+        // Every record must be in the log: the warm-up record plus N.
+        const end = await admin.listOffsets(topic, 'latest')
+        const stored = end.reduce((sum, p) => sum + p.offset, 0)
+        r.storedRecords = stored
+        if (stored !== cfg.records + (r.extraRecords ?? 0)) {
+          r.error = `the topic holds ${stored} records, expected ${cfg.records + (r.extraRecords ?? 0)}`
+          log(`${c} produce: ${r.error}`)
+        }
+      }
       if (cfg.tasks.includes('produce')) runs[c].produce.push(r)
       if (!r.error) produced[c] = topic
       if (r.mbPerSec) log(`  ${r.recordsPerSec.toFixed(0)} records/s, ${r.mbPerSec.toFixed(1)} MB/s`)
