@@ -124,7 +124,6 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
   private mode: 'none' | 'assign' | 'subscribe' = 'none'
   private autoCommitTimer: NodeJS.Timeout | undefined
   private closing = false
-  private closed = false
   private running: Promise<void> | undefined
   /** Resolves when the record handler currently running (run()) finishes. */
   private handling: Promise<unknown> | undefined
@@ -451,19 +450,29 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
   /**
    * Stops consumption: the running loop ends after its current handler, consumed offsets are
    * committed (with autoCommit), the group is left (unless static: a static member keeps its
-   * partitions until its session times out) and the connections close.
+   * partitions until its session times out) and the connections close. Whatever is not done
+   * within `timeoutMs` (default 30000, as Java's close()) is abandoned.
    */
-  async close(): Promise<void> {
+  async close(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.closing) return
     this.closing = true
     if (this.autoCommitTimer) clearInterval(this.autoCommitTimer)
     this.fetcher.close()
-    await this.running?.catch(() => {})
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, options.timeoutMs ?? 30_000)
+    })
     try {
-      if (this.autoCommit && this.group?.isMember) await this.commitConsumed().catch(() => {})
-      await this.group?.close()
+      await Promise.race([
+        (async () => {
+          await this.running?.catch(() => {})
+          if (this.autoCommit && this.group?.isMember) await this.commitConsumed().catch(() => {})
+          await this.group?.close()
+        })(),
+        timeout,
+      ])
     } finally {
-      this.closed = true
+      clearTimeout(timer)
       await this.cluster.close()
     }
   }

@@ -134,7 +134,10 @@ export class GroupMember {
     this.subscription = topics
     this.requestRejoin()
     this.loop ??= this.runLoop()
-    this.heartbeatTimer ??= setInterval(() => void this.heartbeat(), this.options.heartbeatIntervalMs)
+    if (!this.heartbeatTimer) {
+      this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatIntervalMs)
+      this.heartbeatTimer.unref() // a forgotten consumer does not keep the process alive
+    }
   }
 
   throwIfError(): void {
