@@ -82,3 +82,199 @@ test('auto-commit: a new member of the group resumes after the committed offsets
     [0, 1, 2].map((p) => Number(committed[0].partitions.find((x) => x.partition === p)!.offset)),
   )
 })
+
+/** Waits until the consumers together own `total` partitions and agree on a generation. */
+async function stable(consumers: Consumer<string, string>[], total: number, timeoutMs = 10_000) {
+  await until(
+    () =>
+      consumers.reduce((n, c) => n + c.assignment().length, 0) === total &&
+      new Set(consumers.map((c) => c.groupMetadata().generationId)).size === 1 &&
+      consumers[0].groupMetadata().generationId >= 0,
+    `${total} partitions over ${consumers.length} members`,
+    timeoutMs,
+  )
+}
+
+for (const [assignor, expected] of [
+  [
+    'range',
+    [
+      ['a-0', 'a-1', 'b-0', 'b-1'],
+      ['a-2', 'b-2'],
+    ],
+  ],
+  [
+    'roundrobin',
+    [
+      ['a-0', 'a-2', 'b-1'],
+      ['a-1', 'b-0', 'b-2'],
+    ],
+  ],
+] as const) {
+  test(`${assignor} assignor: Kafka's shape over two topics of 3 partitions and two members`, async (t) => {
+    const { consumer } = await setup(t, { a: 3, b: 3 })
+    const c1 = consumer({ groupId: assignor, assignors: [assignor] })
+    const c2 = consumer({ groupId: assignor, assignors: [assignor] })
+    c1.subscribe(['a', 'b'])
+    c2.subscribe(['a', 'b'])
+    await stable([c1, c2], 6)
+    // Kafka orders members by member id; the first gets the larger share.
+    const [first, second] = [c1, c2].sort((x, y) =>
+      x.groupMetadata().memberId < y.groupMetadata().memberId ? -1 : 1,
+    )
+    const names = (c: Consumer<string, string>) =>
+      sortTps(c.assignment()).map((tp) => `${tp.topic}-${tp.partition}`)
+    assert.deepEqual([names(first), names(second)], expected)
+  })
+}
+
+test('cooperative-sticky: the first member keeps consuming its other partitions while a second joins', async (t) => {
+  const { kafka, consumer } = await setup(t, { coop: 4 })
+  const events: { who: string; kind: string; tps: string[]; at: number }[] = []
+  const listeners = (who: string) => ({
+    onPartitionsAssigned: (tps: TopicPartition[]) => {
+      events.push({ who, kind: 'assigned', tps: sortTps(tps).map((x) => `${x.partition}`), at: Date.now() })
+    },
+    onPartitionsRevoked: (tps: TopicPartition[]) => {
+      events.push({ who, kind: 'revoked', tps: sortTps(tps).map((x) => `${x.partition}`), at: Date.now() })
+    },
+    onPartitionsLost: (tps: TopicPartition[]) => {
+      events.push({ who, kind: 'lost', tps: sortTps(tps).map((x) => `${x.partition}`), at: Date.now() })
+    },
+  })
+  // c1 heartbeats every 500 ms, so the rebalance stays open a while before it rejoins.
+  const c1 = consumer({
+    groupId: 'coop',
+    assignors: ['cooperative-sticky'],
+    autoOffsetReset: 'earliest',
+    heartbeatIntervalMs: 500,
+    ...listeners('c1'),
+  })
+  c1.subscribe(['coop'])
+  const received: { partition: number; at: number }[] = []
+  const running = c1.run({
+    eachRecord: (r) => void received.push({ partition: r.partition, at: Date.now() }),
+  })
+  await stable([c1], 4)
+
+  const producer = kafka.producer({ lingerMs: 0 })
+  t.after(() => producer.close())
+  let producing = true
+  const feeding = (async () => {
+    for (let i = 0; producing; i++) {
+      await producer.sendBatch([0, 1, 2, 3].map((partition) => ({ topic: 'coop', partition, value: `${i}` })))
+      await sleep(10)
+    }
+  })()
+
+  await sleep(300)
+  const joinedAt = Date.now()
+  const c2 = consumer({ groupId: 'coop', assignors: ['cooperative-sticky'], ...listeners('c2') })
+  c2.subscribe(['coop'])
+  await stable([c1, c2], 4)
+  const settledAt = Date.now()
+  await sleep(300)
+  producing = false
+  await feeding
+
+  const c1Revoked = events.filter((e) => e.who === 'c1' && e.kind === 'revoked').flatMap((e) => e.tps)
+  const c2Owned = sortTps(c2.assignment()).map((x) => `${x.partition}`)
+  const c1Owned = sortTps(c1.assignment()).map((x) => `${x.partition}`)
+  assert.equal(c2Owned.length, 2)
+  assert.deepEqual(c1Revoked.sort(), c2Owned, 'c1 revoked exactly the partitions that moved to c2')
+  assert.deepEqual(
+    events.filter((e) => e.kind === 'lost'),
+    [],
+  )
+  // c1 was assigned all four once, and nothing after: its kept partitions never went away.
+  assert.deepEqual(
+    events.filter((e) => e.who === 'c1' && e.kind === 'assigned' && e.tps.length > 0).map((e) => e.tps),
+    [['0', '1', '2', '3']],
+  )
+  const kept = new Set(c1Owned.map(Number))
+  const during = received.filter((r) => kept.has(r.partition) && r.at > joinedAt && r.at < settledAt)
+  assert.ok(during.length > 0, 'records of kept partitions were delivered during the rebalance')
+  const revokedAt = events.find((e) => e.who === 'c1' && e.kind === 'revoked')!.at
+  assert.ok(
+    received.some((r) => kept.has(r.partition) && r.at > revokedAt && r.at < settledAt) ||
+      received.some((r) => kept.has(r.partition) && r.at > joinedAt && r.at < revokedAt),
+  )
+  t.diagnostic(`rebalance with cooperative-sticky took ${settledAt - joinedAt} ms`)
+  await c1.close()
+  await running
+})
+
+test('static membership: a restarted member with the same groupInstanceId gets its partitions back without a rebalance', async (t) => {
+  const { consumer } = await setup(t, { static: 4 })
+  const revokedC2: TopicPartition[][] = []
+  const c1 = consumer({ groupId: 'static', groupInstanceId: 'one', sessionTimeoutMs: 10_000 })
+  const c2 = consumer({
+    groupId: 'static',
+    groupInstanceId: 'two',
+    sessionTimeoutMs: 10_000,
+    onPartitionsRevoked: (tps) => void revokedC2.push(tps),
+  })
+  c1.subscribe(['static'])
+  c2.subscribe(['static'])
+  await stable([c1, c2], 4)
+  const before = c2.groupMetadata().generationId
+  const c1Partitions = sortTps(c1.assignment())
+  const c2Partitions = sortTps(c2.assignment())
+  await c1.close() // a static member sends no LeaveGroup
+  const restarted = consumer({ groupId: 'static', groupInstanceId: 'one', sessionTimeoutMs: 10_000 })
+  restarted.subscribe(['static'])
+  await until(() => restarted.assignment().length === 2, 'the restarted member gets partitions', 5000)
+  assert.deepEqual(sortTps(restarted.assignment()), c1Partitions)
+  await sleep(500) // several heartbeats of c2
+  assert.equal(c2.groupMetadata().generationId, before, 'the other member saw no new generation')
+  assert.equal(restarted.groupMetadata().generationId, before)
+  assert.deepEqual(sortTps(c2.assignment()), c2Partitions)
+  assert.deepEqual(revokedC2, [])
+})
+
+test('a handler slower than the session timeout keeps the membership (heartbeats run on their own)', async (t) => {
+  const { kafka, consumer } = await setup(t, { slow: 2 }, { 'group.min.session.timeout.ms': '500' })
+  await produce(kafka, 'slow', 4, 2)
+  const revoked: TopicPartition[][] = []
+  const lost: TopicPartition[][] = []
+  const c = consumer({
+    groupId: 'slow',
+    autoOffsetReset: 'earliest',
+    sessionTimeoutMs: 1000,
+    heartbeatIntervalMs: 200,
+    onPartitionsRevoked: (tps) => void revoked.push(tps),
+    onPartitionsLost: (tps) => void lost.push(tps),
+  })
+  c.subscribe(['slow'])
+  await stable([c], 2)
+  const { generationId, memberId } = c.groupMetadata()
+  const seen: string[] = []
+  const running = c.run({
+    eachRecord: async (r) => {
+      seen.push(r.value!)
+      if (seen.length === 1) await sleep(2500) // 2.5 session timeouts
+    },
+  })
+  await until(() => seen.length === 4, 'all four records', 8000)
+  assert.deepEqual(c.groupMetadata().generationId, generationId)
+  assert.deepEqual(c.groupMetadata().memberId, memberId)
+  assert.deepEqual([revoked, lost], [[], []])
+  assert.equal(c.assignment().length, 2)
+  await c.close()
+  await running
+})
+
+test('close() leaves the group: the other member takes over at once, not after the session timeout', async (t) => {
+  const { consumer } = await setup(t, { leave: 4 })
+  const c1 = consumer({ groupId: 'leave', sessionTimeoutMs: 30_000 })
+  const c2 = consumer({ groupId: 'leave', sessionTimeoutMs: 30_000 })
+  c1.subscribe(['leave'])
+  c2.subscribe(['leave'])
+  await stable([c1, c2], 4)
+  const started = Date.now()
+  await c2.close()
+  await until(() => c1.assignment().length === 4, 'c1 owns all partitions', 5000)
+  const took = Date.now() - started
+  assert.ok(took < 3000, `took ${took} ms`)
+  t.diagnostic(`close + takeover: ${took} ms`)
+})
