@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Kafka as KafkaJS, logLevel } from 'kafkajs'
+import { runFluxo } from './fluxo-process.js'
 import { broker, fluxo, json } from './support.js'
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 interface GroupJson {
   groupId: string
@@ -152,4 +155,49 @@ test('fluxo group: describe shows members and lag after a KafkaJS consumer commi
   const gone = await fluxo(b.bootstrap, ['group', 'describe', 'billing'])
   assert.equal(gone.code, 1)
   assert.match(gone.stderr, /^fluxo: GROUP_ID_NOT_FOUND\b.*billing.*\n$/)
+})
+
+test('fluxo consume --group: resumes from the committed offsets, commits exactly what it printed, shows in group describe', async (t) => {
+  const b = await broker(t)
+  await fluxo(b.bootstrap, ['topic', 'create', 'jobs', '--partitions', '2'])
+  await fluxo(b.bootstrap, ['produce', 'jobs', '--partition', '0'], { input: 'a0\na1\na2\na3\n' })
+  await fluxo(b.bootstrap, ['produce', 'jobs', '--partition', '1'], { input: 'b0\nb1\n' })
+  const consume = (...args: string[]) =>
+    fluxo(b.bootstrap, ['consume', 'jobs', '--group', 'workers', ...args])
+  const describe = async () =>
+    json<GroupJson>(await fluxo(b.bootstrap, ['group', 'describe', 'workers', '--json'])).partitions.map(
+      (p) => [p.partition, p.committedOffset, p.lag],
+    )
+
+  const first = await consume('--from-beginning', '--partition', '0', '--count', '3')
+  assert.equal(first.code, 0, first.stderr)
+  assert.equal(first.stdout, 'a0\na1\na2\n')
+  assert.deepEqual(await describe(), [[0, 3, 1]])
+
+  // A group member: partitions from the group, committed offsets where there are some.
+  const rest = await consume('--from-beginning', '--count', '3')
+  assert.equal(rest.code, 0, rest.stderr)
+  assert.deepEqual(rest.stdout.trimEnd().split('\n').sort(), ['a3', 'b0', 'b1'])
+  assert.deepEqual(await describe(), [
+    [0, 4, 0],
+    [1, 2, 0],
+  ])
+
+  // Stopped by a signal, it commits what it printed before leaving the group.
+  const member = runFluxo(t, ['consume', 'jobs', '--group', 'workers', '--bootstrap', b.bootstrap])
+  const deadline = Date.now() + 15_000
+  const stateOf = async () =>
+    json<GroupJson>(await fluxo(b.bootstrap, ['group', 'describe', 'workers', '--json'])).state
+  while ((await stateOf()) !== 'Stable' && Date.now() < deadline) await sleep(100)
+  await fluxo(b.bootstrap, ['produce', 'jobs', '--partition', '1'], { input: 'b2\n' })
+  while (member.stdout() !== 'b2\n' && Date.now() < deadline) await sleep(20)
+  assert.equal(member.stdout(), 'b2\n')
+  member.child.kill('SIGTERM')
+  assert.deepEqual(await member.exited, { code: 0, signal: null })
+  assert.equal(member.stderr(), '')
+  assert.deepEqual(await describe(), [
+    [0, 4, 0],
+    [1, 3, 0],
+  ])
+  assert.equal(await stateOf(), 'Empty', 'the member left the group')
 })
