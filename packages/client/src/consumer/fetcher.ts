@@ -78,6 +78,8 @@ export interface PartitionState extends TopicPartition {
   initializing: boolean
   retryAt: number
   failures: number
+  /** Stopped after an error handed to the application (OFFSET_OUT_OF_RANGE with 'none', ...) until a seek. */
+  halted: boolean
 }
 
 export interface FetcherOptions {
@@ -135,6 +137,7 @@ export class Fetcher {
           initializing: false,
           retryAt: 0,
           failures: 0,
+          halted: false,
         }
         this.partitions.set(key, s)
       }
@@ -165,6 +168,7 @@ export class Fetcher {
     s.bufferHead = 0
     s.bufferedBytes = 0
     s.retryAt = 0
+    s.halted = false
     this.schedule()
     this.notify()
   }
@@ -296,6 +300,7 @@ export class Fetcher {
     const missing = new Set<string>()
     let nextWake = Number.POSITIVE_INFINITY
     for (const s of this.partitions.values()) {
+      if (s.halted) continue
       if (s.retryAt > now) {
         nextWake = Math.min(nextWake, s.retryAt)
         continue
@@ -374,6 +379,7 @@ export class Fetcher {
     s.consumed = offset
     s.consumedEpoch = epoch
     s.failures = 0
+    s.halted = false
   }
 
   /** ListOffsets per leader with the reset policy (latest = the last stable offset under read_committed). */
@@ -552,7 +558,7 @@ export class Fetcher {
             },
           ),
         )
-        s.retryAt = Number.MAX_SAFE_INTEGER // stays stopped until the application seeks
+        s.halted = true // until the application seeks
         return
       }
       // Fetch from the reset position: the committed offset is what went out of range.
@@ -569,7 +575,7 @@ export class Fetcher {
       return
     }
     this.fail(err)
-    s.retryAt = Number.MAX_SAFE_INTEGER
+    s.halted = true
   }
 
   /** Buffers the records at or after the fetch offset; returns how many were added. */
