@@ -77,12 +77,6 @@ export class Connection {
   private readonly maxVersions: Readonly<Record<number, number>>
   private readonly pending: Pending[] = []
   private correlationId = 0
-  /** The size prefix of the next frame while it spans socket reads. */
-  private readonly sizeBytes = Buffer.alloc(4)
-  private sizeFilled = 0
-  /** A frame longer than what was read so far, filled as reads arrive. */
-  private partial: Buffer | undefined
-  private partialFilled = 0
   private closeError: Error | undefined
   private readonly closeListeners: ((err: Error | undefined) => void)[] = []
   private drainWaiters: (() => void)[] = []
@@ -94,6 +88,7 @@ export class Connection {
   private constructor(
     private readonly socket: Socket,
     options: ConnectionOptions,
+    private readonly reader: FrameReader,
   ) {
     this.host = options.host
     this.port = options.port
@@ -103,7 +98,9 @@ export class Connection {
     this.maxVersions = options.maxVersions ?? {}
     socket.setNoDelay(true)
     socket.setKeepAlive(true)
-    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    reader.onFrame = (frame) => this.onFrame(frame)
+    reader.onInvalidSize = (size) =>
+      this.destroy(new ConnectionError(`${this}: invalid response size ${size}`))
     socket.on('error', (err) => this.destroy(new ConnectionError(`${this}: ${err.message}`, { cause: err })))
     socket.on('close', () => this.destroy(new ConnectionError(`${this}: connection closed by the broker`)))
   }
@@ -111,8 +108,13 @@ export class Connection {
   /** Opens a connection and negotiates API versions. */
   static async connect(options: ConnectionOptions): Promise<Connection> {
     const connectTimeoutMs = options.connectTimeoutMs ?? 10_000
+    const reader = new FrameReader()
     const socket = await new Promise<Socket>((resolve, reject) => {
-      const s = connect({ host: options.host, port: options.port })
+      const s = connect({
+        host: options.host,
+        port: options.port,
+        onread: { buffer: () => reader.nextBuffer(), callback: (n, buf) => reader.onRead(n, buf as Buffer) },
+      })
       const timer = setTimeout(() => {
         s.destroy()
         reject(
@@ -135,7 +137,7 @@ export class Connection {
         )
       })
     })
-    const connection = new Connection(socket, options)
+    const connection = new Connection(socket, options, reader)
     try {
       await connection.negotiateVersions(connectTimeoutMs)
     } catch (err) {
@@ -239,6 +241,7 @@ export class Connection {
   destroy(err: Error | undefined): void {
     if (this.closeError) return
     this.closeError = err ?? new ConnectionError(`${this}: connection closed`)
+    this.reader.stopped = true
     this.socket.destroy()
     const pending = this.pending.splice(0)
     for (const p of pending) {
@@ -291,53 +294,6 @@ export class Connection {
     this.socket.cork()
     for (const c of chunks) this.socket.write(c)
     this.socket.uncork()
-  }
-
-  /**
-   * Splits reads into frames. A frame inside one read is a view of it; a longer frame (a large Fetch
-   * response arrives in many 64 KiB reads) gets its own buffer once its size is known, and each read
-   * is copied in as it arrives, while it is still in the CPU cache.
-   */
-  private onData(chunk: Buffer): void {
-    const length = chunk.length
-    let pos = 0
-    while (pos < length && !this.closeError) {
-      if (this.partial === undefined) {
-        let size: number
-        if (this.sizeFilled === 0 && length - pos >= 4) {
-          size = chunk.readInt32BE(pos)
-          pos += 4
-        } else {
-          const n = Math.min(4 - this.sizeFilled, length - pos)
-          chunk.copy(this.sizeBytes, this.sizeFilled, pos, pos + n)
-          this.sizeFilled += n
-          pos += n
-          if (this.sizeFilled < 4) return
-          this.sizeFilled = 0
-          size = this.sizeBytes.readInt32BE(0)
-        }
-        if (size < 4 || size > MAX_FRAME_BYTES) {
-          this.destroy(new ConnectionError(`${this}: invalid response size ${size}`))
-          return
-        }
-        if (length - pos >= size) {
-          pos += size
-          this.onFrame(chunk.subarray(pos - size, pos))
-          continue
-        }
-        this.partial = Buffer.allocUnsafe(size)
-        this.partialFilled = 0
-      }
-      const frame = this.partial
-      const n = Math.min(frame.length - this.partialFilled, length - pos)
-      chunk.copy(frame, this.partialFilled, pos, pos + n)
-      this.partialFilled += n
-      pos += n
-      if (this.partialFilled === frame.length) {
-        this.partial = undefined
-        this.onFrame(frame)
-      }
-    }
   }
 
   private onFrame(frame: Buffer): void {
@@ -421,6 +377,78 @@ export class Connection {
       const min = Math.max(ours.minVersion, k.minVersion)
       if (max >= min) this.versions.set(k.apiKey, max)
     }
+  }
+}
+
+/**
+ * Splits the socket's bytes into response frames, reading straight into each frame's buffer
+ * (net.Socket's `onread`): once a frame's size is known, the socket's next reads land in the frame
+ * itself, so a multi-MB Fetch response is neither read in 64 KiB chunks nor copied out of them.
+ * Between frames, reads go to one reused scratch buffer and frames found there are copied out (small
+ * ones come from Node's buffer pool).
+ */
+class FrameReader {
+  private readonly scratch = Buffer.allocUnsafe(65536)
+  /** The size prefix of the next frame while it spans reads. */
+  private readonly sizeBytes = Buffer.alloc(4)
+  private sizeFilled = 0
+  /** The frame being read, and how much of it has arrived. */
+  private frame: Buffer | undefined
+  private filled = 0
+  stopped = false
+  onFrame: (frame: Buffer) => void = () => {}
+  onInvalidSize: (size: number) => void = () => {}
+
+  /** Where the socket's next read goes. */
+  nextBuffer(): Buffer {
+    return this.frame === undefined ? this.scratch : this.frame.subarray(this.filled)
+  }
+
+  onRead(n: number, buf: Buffer): boolean {
+    if (this.stopped) return false
+    if (buf !== this.scratch) {
+      this.filled += n
+      this.completeFrame()
+      return !this.stopped
+    }
+    let pos = 0
+    while (pos < n && !this.stopped) {
+      if (this.frame === undefined) {
+        let size: number
+        if (this.sizeFilled === 0 && n - pos >= 4) {
+          size = buf.readInt32BE(pos)
+          pos += 4
+        } else {
+          const k = Math.min(4 - this.sizeFilled, n - pos)
+          buf.copy(this.sizeBytes, this.sizeFilled, pos, pos + k)
+          this.sizeFilled += k
+          pos += k
+          if (this.sizeFilled < 4) break
+          this.sizeFilled = 0
+          size = this.sizeBytes.readInt32BE(0)
+        }
+        if (size < 4 || size > MAX_FRAME_BYTES) {
+          this.stopped = true
+          this.onInvalidSize(size)
+          break
+        }
+        this.frame = Buffer.allocUnsafe(size)
+        this.filled = 0
+      }
+      const k = Math.min(this.frame.length - this.filled, n - pos)
+      buf.copy(this.frame, this.filled, pos, pos + k)
+      this.filled += k
+      pos += k
+      this.completeFrame()
+    }
+    return !this.stopped
+  }
+
+  private completeFrame(): void {
+    const frame = this.frame
+    if (frame === undefined || this.filled < frame.length) return
+    this.frame = undefined
+    this.onFrame(frame)
   }
 }
 
