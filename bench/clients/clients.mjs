@@ -46,7 +46,8 @@ const fluxo = {
   label: 'Fluxo (@fluxo/client)',
   settings: {
     produce: 'acks=-1, idempotent (default), lingerMs=5 (default), batchSize=262144, maxInFlight=5 (default)',
-    consume: 'assign() all partitions from offset 0, for await (record of consumer)',
+    consume:
+      'assign() all partitions from offset 0, run({ eachBatch }) (defaults: maxBytes 50 MB, 1 MB per partition)',
     latency: 'acks=-1, idempotent, lingerMs=0',
   },
   async available() {
@@ -75,14 +76,32 @@ const fluxo = {
     const consumer = new client.Kafka({ bootstrap: [o.bootstrap], clientId: 'bench' }).consumer({
       autoOffsetReset: 'earliest',
     })
+    const assignment = Array.from({ length: o.partitions }, (_, partition) => ({
+      topic: o.topic,
+      partition,
+      offset: 0,
+    }))
+    // run({ eachBatch }) like the KafkaJS and librdkafka consumers; BENCH_FLUXO_CONSUME=iterator
+    // measures `for await` instead.
+    const iterator = process.env.BENCH_FLUXO_CONSUME === 'iterator' || typeof consumer.run !== 'function'
     return {
       start: async () => {
-        await consumer.assign(
-          Array.from({ length: o.partitions }, (_, partition) => ({ topic: o.topic, partition, offset: 0 })),
-        )
-        for await (const record of consumer) {
-          if (onRecords(1, record.value?.length ?? 0)) break
+        await consumer.assign(assignment)
+        if (iterator) {
+          for await (const record of consumer) if (onRecords(1, record.value?.length ?? 0)) break
+          return
         }
+        await new Promise((resolve, reject) => {
+          consumer
+            .run({
+              eachBatch: (batch) => {
+                let bytes = 0
+                for (const r of batch.records) bytes += r.value?.length ?? 0
+                if (onRecords(batch.records.length, bytes)) resolve()
+              },
+            })
+            .catch(reject)
+        })
       },
       close: () => consumer.close(),
     }
