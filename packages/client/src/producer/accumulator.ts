@@ -2,7 +2,7 @@
  * Records waiting to be sent, one queue of batches per partition. A batch closes when it reaches
  * batch.size or when linger.ms has passed since its first record; closed batches wait for the
  * sender. Records are encoded into the batch's buffer as they are appended (RecordBatchBuilder), so
- * a batch is bytes plus one delivery per record; it keeps its encoded bytes (and so its sequence
+ * a batch is bytes plus each record's resolve and reject; it keeps its encoded bytes (and so its sequence
  * number) across retries.
  */
 import { RecordBatchBuilder } from '@fluxo/protocol'
@@ -15,11 +15,6 @@ export interface RecordMetadata {
   offset: number
   /** CreateTime set by the producer, or the broker's LogAppendTime for topics configured so. */
   timestamp: number
-}
-
-export interface Delivery {
-  resolve: (metadata: RecordMetadata) => void
-  reject: (err: Error) => void
 }
 
 /** The record batch v2 header. */
@@ -48,7 +43,9 @@ export class BufferPool {
 
 export class ProducerBatch {
   readonly builder: RecordBatchBuilder
-  readonly deliveries: Delivery[] = []
+  /** Each record's Promise, settled when the batch is. */
+  readonly resolvers: ((metadata: RecordMetadata) => void)[] = []
+  readonly rejecters: ((err: Error) => void)[] = []
   /** Each record's CreateTime, for its RecordMetadata. */
   readonly timestamps: number[] = []
   closed = false
@@ -76,7 +73,7 @@ export class ProducerBatch {
   }
 
   get recordCount(): number {
-    return this.deliveries.length
+    return this.resolvers.length
   }
 
   get sizeBytes(): number {
@@ -84,9 +81,9 @@ export class ProducerBatch {
   }
 
   resolve(baseOffset: number, logAppendTime: number): void {
-    const { topic, partition, deliveries, timestamps } = this
-    for (let i = 0; i < deliveries.length; i++) {
-      deliveries[i].resolve({
+    const { topic, partition, resolvers, timestamps } = this
+    for (let i = 0; i < resolvers.length; i++) {
+      resolvers[i]({
         topic,
         partition,
         offset: baseOffset < 0 ? -1 : baseOffset + i,
@@ -96,7 +93,7 @@ export class ProducerBatch {
   }
 
   reject(err: Error): void {
-    for (const d of this.deliveries) d.reject(err)
+    for (const reject of this.rejecters) reject(err)
   }
 }
 

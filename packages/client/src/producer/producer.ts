@@ -219,23 +219,41 @@ export class Producer<K = string | Buffer, V = string | Buffer> {
     }
     const timestamp = record.timestamp ?? Date.now()
     const topic = this.cluster.topic(record.topic)
-    if (topic && topic.partitions.length > 0) {
-      return new Promise((resolve, reject) =>
-        this.append(record.topic, record.partition, topic.partitions.length, key, value, headers, timestamp, {
-          resolve,
-          reject,
-        }),
+    if (topic && topic.partitions.length > 0)
+      return this.appendNew(
+        record.topic,
+        record.partition,
+        topic.partitions.length,
+        key,
+        value,
+        headers,
+        timestamp,
       )
+    return this.cluster
+      .topicInfo(record.topic, { allowAutoTopicCreation: this.allowAutoTopicCreation })
+      .then((t) =>
+        this.appendNew(record.topic, record.partition, t.partitions.length, key, value, headers, timestamp),
+      )
+  }
+
+  /** Appends a record with a new Promise for it; one shared executor, no closure per record. */
+  private appendNew(
+    topic: string,
+    explicitPartition: number | undefined,
+    partitionCount: number,
+    key: Buffer | null,
+    value: Buffer | null,
+    headers: RecordHeader[] | undefined,
+    timestamp: number,
+  ): Promise<RecordMetadata> {
+    const promise = new Promise<RecordMetadata>(capture)
+    const { resolve, reject } = captured
+    try {
+      this.append(topic, explicitPartition, partitionCount, key, value, headers, timestamp, resolve, reject)
+    } catch (err) {
+      reject(err as Error)
     }
-    return this.cluster.topicInfo(record.topic, { allowAutoTopicCreation: this.allowAutoTopicCreation }).then(
-      (t) =>
-        new Promise<RecordMetadata>((resolve, reject) =>
-          this.append(record.topic, record.partition, t.partitions.length, key, value, headers, timestamp, {
-            resolve,
-            reject,
-          }),
-        ),
-    )
+    return promise
   }
 
   /** Sends several records; resolves when all are acknowledged. */
@@ -251,12 +269,13 @@ export class Producer<K = string | Buffer, V = string | Buffer> {
     value: Buffer | null,
     headers: RecordHeader[] | undefined,
     timestamp: number,
-    delivery: { resolve: (m: RecordMetadata) => void; reject: (e: Error) => void },
+    resolve: (m: RecordMetadata) => void,
+    reject: (e: Error) => void,
   ): void {
     let partition: number
     if (explicitPartition !== undefined) {
       if (explicitPartition < 0 || explicitPartition >= partitionCount) {
-        delivery.reject(
+        reject(
           new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `${topic} has ${partitionCount} partitions`, {
             topic,
             partition: explicitPartition,
@@ -307,7 +326,8 @@ export class Producer<K = string | Buffer, V = string | Buffer> {
     }
     this.transactions?.addPartition(topic, partition)
     batch.builder.append(timestamp, key, value, headers)
-    batch.deliveries.push(delivery)
+    batch.resolvers.push(resolve)
+    batch.rejecters.push(reject)
     batch.timestamps.push(timestamp)
     if (batch.sizeBytes >= this.batchSize) this.closeBatch(batch, partitionCount)
     else if (this.lingerMs === 0) {
@@ -774,3 +794,16 @@ function firstRecordSize(
 }
 
 const sizingBuilder = new RecordBatchBuilder(Buffer.alloc(BATCH_HEADER_BYTES))
+
+/**
+ * The resolving functions of the Promise last constructed with `capture`: its executor runs
+ * synchronously in the constructor, so they are read right after, before any other Promise exists.
+ */
+const captured: { resolve: (m: RecordMetadata) => void; reject: (e: Error) => void } = {
+  resolve: () => {},
+  reject: () => {},
+}
+function capture(resolve: (m: RecordMetadata) => void, reject: (e: Error) => void): void {
+  captured.resolve = resolve
+  captured.reject = reject
+}
