@@ -278,3 +278,73 @@ test('close() leaves the group: the other member takes over at once, not after t
   assert.ok(took < 3000, `took ${took} ms`)
   t.diagnostic(`close + takeover: ${took} ms`)
 })
+
+test('eager rebalance: consumed offsets are committed before the partitions are revoked, so nothing is read twice', async (t) => {
+  const { kafka, consumer } = await setup(t, { eager: 2 })
+  await produce(kafka, 'eager', 100, 2)
+  const committedAtRevoke: number[][] = []
+  const c1: Consumer<string, string> = consumer({
+    groupId: 'eager',
+    assignors: ['range'],
+    autoOffsetReset: 'earliest',
+    autoCommitIntervalMs: 60_000, // only the commit before revocation can save c1's progress
+    onPartitionsRevoked: async (tps) => {
+      committedAtRevoke.push((await c1.committed(sortTps(tps))).map((o) => o.offset))
+    },
+  })
+  c1.subscribe(['eager'])
+  const byC1: string[] = []
+  const running1 = c1.run({ eachRecord: (r) => void byC1.push(r.value!) })
+  await until(() => byC1.length === 100, 'c1 reads all 100')
+  const c2 = consumer({ groupId: 'eager', assignors: ['range'], autoOffsetReset: 'earliest' })
+  c2.subscribe(['eager'])
+  const byC2: string[] = []
+  const running2 = c2.run({ eachRecord: (r) => void byC2.push(r.value!) })
+  await stable([c1, c2], 2)
+  assert.deepEqual(committedAtRevoke, [[50, 50]], 'both partitions committed at 50 when revoked')
+  await produce(kafka, 'eager', 20, 2, 100)
+  await until(() => byC1.length + byC2.length === 120, '120 records in all')
+  await sleep(300)
+  const everything = [...byC1, ...byC2]
+  assert.equal(everything.length, 120)
+  assert.equal(new Set(everything).size, 120, 'no record delivered twice')
+  assert.equal(byC2.length, 10, 'c2 read only the new records of its partition')
+  await Promise.all([c1.close(), c2.close()])
+  await Promise.all([running1, running2])
+})
+
+test('run({ eachBatch }): batches of one partition in offset order, at most maxBatchRecords, committed on success', async (t) => {
+  const { kafka, consumer } = await setup(t, { batches: 3 })
+  await produce(kafka, 'batches', 900, 3)
+  const c = consumer({ groupId: 'batches', autoOffsetReset: 'earliest' })
+  c.subscribe(['batches'])
+  const next = new Map<number, number>()
+  let sizes: number[] = []
+  let total = 0
+  const running = c.run({
+    maxBatchRecords: 100,
+    eachBatch: async (batch) => {
+      sizes.push(batch.records.length)
+      for (const r of batch.records) {
+        assert.equal(r.partition, batch.partition)
+        assert.equal(r.offset, next.get(batch.partition) ?? 0)
+        next.set(batch.partition, r.offset + 1)
+      }
+      assert.equal(batch.highWatermark, 300)
+      total += batch.records.length
+    },
+  })
+  await until(() => total === 900, 'all 900 records')
+  assert.ok(
+    sizes.every((n) => n > 0 && n <= 100),
+    `batch sizes ${sizes}`,
+  )
+  sizes = []
+  await c.commit()
+  assert.deepEqual(
+    (await c.committed(sortTps(c.assignment()))).map((o) => o.offset),
+    [300, 300, 300],
+  )
+  await c.close()
+  await running
+})

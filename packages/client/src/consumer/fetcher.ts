@@ -332,6 +332,15 @@ export class Fetcher {
     for (const [node, states] of byNode) void this.fetchFrom(node, states)
   }
 
+  /** After NOT_LEADER_OR_FOLLOWER and the like: fetch metadata again before the next attempt. */
+  private refreshLeader(topic: string): void {
+    this.cluster.invalidate(topic)
+    this.cluster
+      .topics([topic])
+      .catch(() => {})
+      .finally(() => this.schedule())
+  }
+
   private backoff(s: PartitionState): void {
     s.retryAt =
       Date.now() +
@@ -513,10 +522,8 @@ export class Fetcher {
     } catch (err) {
       if (this.closed) return
       if (isStaleMetadataError(err) || isRetriable(err)) {
-        for (const e of sent) {
-          this.cluster.invalidate(e.s.topic)
-          this.backoff(e.s)
-        }
+        for (const topic of new Set(sent.map((e) => e.s.topic))) this.refreshLeader(topic)
+        for (const e of sent) this.backoff(e.s)
       } else this.fail(err as Error)
     } finally {
       for (const s of states) s.fetching = false
@@ -570,7 +577,7 @@ export class Fetcher {
     }
     const err = new KafkaError(p.errorCode, null, { topic: s.topic, partition: s.partition })
     if (isStaleMetadataError(err) || isRetriable(err)) {
-      this.cluster.invalidate(s.topic)
+      if (isStaleMetadataError(err)) this.refreshLeader(s.topic)
       this.backoff(s)
       return
     }

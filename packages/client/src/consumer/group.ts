@@ -84,7 +84,8 @@ const COORDINATOR_CODES: ReadonlySet<number> = new Set([
   ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
 ])
 
-type MemberState = 'unjoined' | 'joining' | 'stable'
+/** 'revoking': an eager member gives up its partitions before JoinGroup; it still heartbeats meanwhile. */
+type MemberState = 'unjoined' | 'revoking' | 'joining' | 'stable'
 
 export class GroupMember {
   memberId = ''
@@ -252,7 +253,11 @@ export class GroupMember {
     this.joinedTopics = topics.map((t) => `${t}:${counts.get(t)?.partitions.length ?? 0}`).sort()
     if (!this.cooperative) {
       const owned = this.options.owned()
-      if (owned.length > 0 || this.generationId >= 0) await this.revoke(owned)
+      if (owned.length > 0) {
+        this.state = this.generationId >= 0 ? 'revoking' : 'joining'
+        await this.revoke(owned)
+        this.state = 'joining'
+      }
     }
     let join: JoinGroupResponse
     try {
@@ -469,7 +474,8 @@ export class GroupMember {
   }
 
   private async heartbeat(): Promise<void> {
-    if (this.heartbeatInFlight || this.closing || this.state !== 'stable' || this.generationId < 0) return
+    if (this.heartbeatInFlight || this.closing || this.generationId < 0) return
+    if (this.state !== 'stable' && this.state !== 'revoking') return
     this.heartbeatInFlight = true
     const generationId = this.generationId
     try {
@@ -485,7 +491,7 @@ export class GroupMember {
         case ErrorCode.NONE:
           return
         case ErrorCode.REBALANCE_IN_PROGRESS:
-          this.requestRejoin()
+          if (this.state === 'stable') this.requestRejoin()
           return
         case ErrorCode.UNKNOWN_MEMBER_ID:
         case ErrorCode.ILLEGAL_GENERATION:
@@ -515,7 +521,8 @@ export class GroupMember {
       if (list) list.push(o)
       else byTopic.set(o.topic, [o])
     }
-    const member = this.state === 'stable' && this.generationId >= 0
+    // The generation stays valid while revoking before a rejoin: Kafka accepts those commits (KIP-429 relies on it).
+    const member = this.generationId >= 0 && this.memberId !== ''
     await this.cluster.retry(
       async () => {
         try {
