@@ -1,7 +1,7 @@
 // Client benchmark: `npm run bench:clients` (= node bench/clients/run.mjs). See bench/README.md.
 //   --records N      records per produce/consume run (default 1,000,000)
 //   --quick          100,000 records, 2 s latency runs
-//   --rounds R       interleaved rounds (default 2)
+//   --rounds R       interleaved rounds (default 3)
 //   --clients a,b    subset of fluxo,kafkajs,platformatic,confluent
 //   --tasks a,b      subset of produce,consume,latency
 //   --profile        CPU-profile the Fluxo client children (node --cpu-prof) and print the top functions
@@ -29,7 +29,7 @@ const cfg = {
   partitions: 4,
   chunk: 1000,
   window: 4,
-  rounds: Number(option('--rounds', 2)),
+  rounds: Number(option('--rounds', 3)),
   latencyRate: 1000,
   latencyS: QUICK ? 2 : 5,
   clients: option('--clients', 'fluxo,kafkajs,platformatic,confluent').split(','),
