@@ -71,6 +71,33 @@ test('send resolves with consecutive offsets; records of one tick share a few ba
   assert.equal(records[999].headers[0].value?.toString(), '999')
 })
 
+test('lingerMs 0 sends the records of one tick together, and a lone record at once', async (t) => {
+  const b = await broker(t)
+  const kafka = new Kafka({ bootstrap: [b.bootstrap] })
+  const admin = kafka.admin()
+  t.after(() => admin.close())
+  await admin.createTopics([{ name: 'no-linger', partitions: 1 }])
+  const producer = kafka.producer({ lingerMs: 0 })
+  t.after(() => producer.close())
+  await producer.send({ topic: 'no-linger', value: 'first' })
+  const results = await Promise.all(
+    Array.from({ length: 200 }, (_, i) => producer.send({ topic: 'no-linger', value: `v${i}` })),
+  )
+  assert.deepEqual(
+    results.map((r) => r.offset),
+    Array.from({ length: 200 }, (_, i) => i + 1),
+  )
+  const started = performance.now()
+  await producer.send({ topic: 'no-linger', value: 'alone' })
+  assert.ok(performance.now() - started < 500)
+  const batches = await fetchBatches(b.bootstrap, 'no-linger', 0)
+  assert.equal(batches.length, 3, `batch sizes ${batches.map((x) => x.records.length)}`)
+  assert.deepEqual(
+    batches.map((x) => x.records.length),
+    [1, 200, 1],
+  )
+})
+
 test('batch.size closes batches early; keyless records stick to one partition per batch', async (t) => {
   const b = await broker(t)
   const kafka = new Kafka({ bootstrap: [b.bootstrap] })

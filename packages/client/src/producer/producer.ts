@@ -142,6 +142,7 @@ export class Producer<K = string | Buffer, V = string | Buffer> {
   private pendingBatches = 0
   private readonly idleWaiters: (() => void)[] = []
   private drainScheduled = false
+  private closeOpenScheduled = false
   private draining = false
   private drainAgain = false
   private wakeTimer: NodeJS.Timeout | undefined
@@ -330,12 +331,24 @@ export class Producer<K = string | Buffer, V = string | Buffer> {
     batch.rejecters.push(reject)
     batch.timestamps.push(timestamp)
     if (batch.sizeBytes >= this.batchSize) this.closeBatch(batch, partitionCount)
-    else if (this.lingerMs === 0) {
-      // linger.ms=0 still gathers the records sent in the same tick into one batch.
-      batch.closed = true
-      this.partitioner.onBatchClosed(topic, partition, partitionCount)
-      this.scheduleDrain()
-    }
+    else if (this.lingerMs === 0) this.scheduleCloseOpen()
+  }
+
+  /** linger.ms=0 still gathers the records sent in the same tick: their batches close right after it. */
+  private scheduleCloseOpen(): void {
+    if (this.closeOpenScheduled) return
+    this.closeOpenScheduled = true
+    setImmediate(() => {
+      this.closeOpenScheduled = false
+      let closed = false
+      for (const q of this.queues.values()) {
+        const open = q.open
+        if (!open) continue
+        this.closeBatch(open, this.cluster.topic(q.topic)?.partitions.length ?? 1, false)
+        closed = true
+      }
+      if (closed) void this.drain()
+    })
   }
 
   private partitionQueue(topic: string, partition: number): PartitionQueue {
@@ -353,7 +366,7 @@ export class Producer<K = string | Buffer, V = string | Buffer> {
     return queue
   }
 
-  private closeBatch(batch: ProducerBatch, partitionCount: number): void {
+  private closeBatch(batch: ProducerBatch, partitionCount: number, scheduleDrain = true): void {
     if (batch.closed) return
     batch.closed = true
     if (batch.lingerTimer) {
@@ -361,7 +374,7 @@ export class Producer<K = string | Buffer, V = string | Buffer> {
       batch.lingerTimer = undefined
     }
     this.partitioner.onBatchClosed(batch.topic, batch.partition, partitionCount)
-    this.scheduleDrain()
+    if (scheduleDrain) this.scheduleDrain()
   }
 
   /** Sends every queued record now and resolves when all have been acknowledged or failed. */
