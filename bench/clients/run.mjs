@@ -5,6 +5,7 @@
 //   --clients a,b    subset of fluxo,kafkajs,platformatic,confluent
 //   --tasks a,b      subset of produce,consume,latency
 //   --profile        CPU-profile the Fluxo client children (node --cpu-prof) and print the top functions
+//   --profile-broker CPU-profile the broker over the whole run
 import { execFileSync, fork, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -23,6 +24,7 @@ const option = (name, fallback) => {
 }
 const QUICK = flag('--quick')
 const PROFILE = flag('--profile')
+const PROFILE_BROKER = flag('--profile-broker')
 const cfg = {
   records: Number(option('--records', QUICK ? 100_000 : 1_000_000)),
   recordBytes: 1024,
@@ -100,15 +102,20 @@ const brokerOptions = {
   dataDir,
   config: { 'num.partitions': String(cfg.partitions), 'auto.create.topics.enable': 'true' },
 }
-const broker = runChild(path.join(benchDir, 'broker-child.mjs'), [JSON.stringify(brokerOptions)])
+fs.mkdirSync(resultsDir, { recursive: true })
+const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+const brokerProfile = path.join(resultsDir, `clients-broker-${stamp}.cpuprofile`)
+const broker = runChild(path.join(benchDir, 'broker-child.mjs'), [JSON.stringify(brokerOptions)], {
+  execArgv: PROFILE_BROKER
+    ? ['--cpu-prof', '--cpu-prof-dir', resultsDir, '--cpu-prof-name', path.basename(brokerProfile)]
+    : [],
+})
 const ready = await broker.message
 const bootstrap = `127.0.0.1:${ready.port}`
 const brokerPid = broker.child.pid
 const admin = new Kafka({ bootstrap: [bootstrap], clientId: 'bench-admin' }).admin()
 log(`broker on ${bootstrap} (file storage in ${dataDir}); clients: ${active.join(', ')}`)
 
-fs.mkdirSync(resultsDir, { recursive: true })
-const stamp = new Date().toISOString().replace(/[:.]/g, '-')
 const profileFiles = []
 
 /** Runs one task of one client in its own process; adds the broker's CPU seconds meanwhile. */
@@ -346,6 +353,16 @@ if (profileFiles.length > 0) {
     for (const x of p.top)
       console.log(`${x.selfMs.toFixed(0).padStart(9)} ${x.pct.toFixed(1).padStart(5)}   ${x.fn}`)
   }
+}
+
+if (PROFILE_BROKER && fs.existsSync(brokerProfile)) {
+  const p = summarizeProfile([brokerProfile], 20, root)
+  profile = { ...profile, broker: p }
+  console.log()
+  console.log(`Broker CPU profile, whole run: ${p.busyMs.toFixed(0)} ms busy, ${p.idleMs.toFixed(0)} ms idle`)
+  console.log('  self ms     %   function')
+  for (const x of p.top)
+    console.log(`${x.selfMs.toFixed(0).padStart(9)} ${x.pct.toFixed(1).padStart(5)}   ${x.fn}`)
 }
 
 let commit = null
