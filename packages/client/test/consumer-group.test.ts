@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { type TestContext, test } from 'node:test'
-import { type Consumer, type ConsumerOptions, Kafka, type TopicPartition, stringSerde } from '../src/index.js'
+import {
+  type Consumer,
+  type ConsumerOptions,
+  Kafka,
+  KafkaError,
+  type TopicPartition,
+  stringSerde,
+} from '../src/index.js'
 import { sleep, take, until } from './consumer-support.js'
 import { broker } from './support.js'
 
@@ -347,4 +354,65 @@ test('run({ eachBatch }): batches of one partition in offset order, at most maxB
   )
   await c.close()
   await running
+})
+
+test('subscribe(RegExp): matching topics only, and a new matching topic joins the assignment (metadataMaxAgeMs)', async (t) => {
+  const b = await broker(t)
+  const kafka = new Kafka({ bootstrap: [b.bootstrap], metadataMaxAgeMs: 300 })
+  const admin = kafka.admin()
+  t.after(() => admin.close())
+  await admin.createTopics([
+    { name: 'evt-a', partitions: 2 },
+    { name: 'evt-b', partitions: 1 },
+    { name: 'other', partitions: 1 },
+  ])
+  const c = kafka.consumer({ groupId: 'pattern', heartbeatIntervalMs: 100, valueDeserializer: stringSerde })
+  c.subscribe(/^evt-/)
+  await until(() => c.assignment().length === 3, 'evt-a and evt-b assigned')
+  assert.deepEqual(
+    sortTps(c.assignment()).map((x) => `${x.topic}-${x.partition}`),
+    ['evt-a-0', 'evt-a-1', 'evt-b-0'],
+  )
+  await admin.createTopics([{ name: 'evt-c', partitions: 1 }])
+  await until(() => c.assignment().length === 4, 'evt-c assigned too', 5000)
+  const producer = kafka.producer()
+  await producer.send({ topic: 'evt-c', value: 'new topic' })
+  await producer.close()
+  c.seek({ topic: 'evt-c', partition: 0, offset: 0 })
+  assert.equal((await take(c, 1))[0].value, 'new topic')
+  await c.close()
+})
+
+test('a second live member with the same groupInstanceId fences the first: its iterator throws FENCED_INSTANCE_ID', async (t) => {
+  const { consumer } = await setup(t, { fence: 2 })
+  const first = consumer({ groupId: 'fence', groupInstanceId: 'same', sessionTimeoutMs: 10_000 })
+  first.subscribe(['fence'])
+  await stable([first], 2)
+  const second = consumer({ groupId: 'fence', groupInstanceId: 'same', sessionTimeoutMs: 10_000 })
+  second.subscribe(['fence'])
+  await until(() => second.assignment().length === 2, 'the new instance takes over')
+  await assert.rejects(
+    take(first, 1, 5000),
+    (err) => err instanceof KafkaError && err.errorName === 'FENCED_INSTANCE_ID',
+  )
+  assert.equal(first.assignment().length, 0)
+})
+
+test('seek inside onPartitionsAssigned wins over the committed offset', async (t) => {
+  const { kafka, consumer } = await setup(t, { rewind: 1 })
+  await produce(kafka, 'rewind', 10, 1)
+  const committer = consumer({ groupId: 'rewind' })
+  await committer.commit([{ topic: 'rewind', partition: 0, offset: 8 }])
+  const c: Consumer<string, string> = consumer({
+    groupId: 'rewind',
+    onPartitionsAssigned: (tps) => {
+      for (const tp of tps) c.seek({ ...tp, offset: 3 })
+    },
+  })
+  c.subscribe(['rewind'])
+  assert.deepEqual(
+    (await take(c, 7)).map((r) => r.offset),
+    [3, 4, 5, 6, 7, 8, 9],
+  )
+  assert.equal(await c.position({ topic: 'rewind', partition: 0 }), 10)
 })

@@ -165,7 +165,7 @@ export class GroupMember {
         await new Promise<void>((resolve) => {
           this.wakeLoop = resolve
           // New topics matching a pattern, or more partitions, need a rebalance (the leader checks in Java).
-          setTimeout(resolve, 1000).unref()
+          setTimeout(resolve, Math.min(1000, this.cluster.options.metadataMaxAgeMs ?? 1000)).unref()
         })
         this.wakeLoop = undefined
         if (!this.rejoinNeeded && !this.closing) await this.checkMetadata().catch(() => {})
@@ -202,8 +202,13 @@ export class GroupMember {
 
   /** Rejoins when the subscribed topics changed (a pattern) or their partition counts did. */
   private async checkMetadata(): Promise<void> {
+    if (this.metadataCheckAt === 0) {
+      this.metadataCheckAt = Date.now() + (this.cluster.options.metadataMaxAgeMs ?? 300_000)
+      return
+    }
     if (this.state !== 'stable' || Date.now() < this.metadataCheckAt) return
-    this.metadataCheckAt = Date.now() + 5000
+    // As Java's consumer: checked at each metadata refresh (metadata.max.age.ms, default 5 minutes).
+    this.metadataCheckAt = Date.now() + (this.cluster.options.metadataMaxAgeMs ?? 300_000)
     const topics = await this.resolveTopics(true)
     const counts = await this.cluster.topics(topics)
     const now = topics
