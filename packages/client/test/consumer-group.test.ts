@@ -416,3 +416,22 @@ test('seek inside onPartitionsAssigned wins over the committed offset', async (t
   )
   assert.equal(await c.position({ topic: 'rewind', partition: 0 }), 10)
 })
+
+test('records of newly assigned partitions wait until an async onPartitionsAssigned resolves', async (t) => {
+  const { kafka, consumer } = await setup(t, { held: 2 })
+  await produce(kafka, 'held', 10, 2)
+  let resolvedAt = 0
+  const c = consumer({
+    groupId: 'held',
+    autoOffsetReset: 'earliest',
+    onPartitionsAssigned: async () => {
+      await sleep(700) // e.g. loading state for the partitions
+      resolvedAt = Date.now()
+    },
+  })
+  c.subscribe(['held'])
+  const [first] = await take(c, 1)
+  const handedAt = Date.now()
+  assert.ok(first)
+  assert.ok(resolvedAt > 0 && handedAt >= resolvedAt, 'no record before the listener finished')
+})

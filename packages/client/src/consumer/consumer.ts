@@ -140,6 +140,8 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
     this.keyDeserializer = (options.keyDeserializer ?? bytesSerde) as Deserializer<unknown>
     this.valueDeserializer = (options.valueDeserializer ?? bytesSerde) as Deserializer<unknown>
     this.topicDeserializers = options.topics ?? {}
+    if ((options.heartbeatIntervalMs ?? 3000) >= (options.sessionTimeoutMs ?? 45_000))
+      throw new IllegalStateError('heartbeatIntervalMs must be lower than sessionTimeoutMs')
     const autoOffsetReset = options.autoOffsetReset ?? 'latest'
     if (!['latest', 'earliest', 'none'].includes(autoOffsetReset))
       throw new IllegalStateError(`autoOffsetReset must be latest, earliest or none, not ${autoOffsetReset}`)
@@ -159,7 +161,8 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
           onPartitionsLost: options.onPartitionsLost,
         },
         owned: () => this.assignment(),
-        addPartitions: (tps) => this.fetcher.add(tps),
+        addPartitions: (tps) => this.fetcher.add(tps, true),
+        releasePartitions: (tps) => this.fetcher.release(tps),
         removePartitions: (tps) => this.fetcher.remove(tps),
         pausePartitions: (tps) => this.fetcher.setPaused(tps, true),
         commitBeforeRevoke: async (tps) => {

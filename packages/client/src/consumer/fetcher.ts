@@ -67,6 +67,8 @@ export interface PartitionState extends TopicPartition {
   /** The offset this consumer last committed or read as committed, -1 when none. */
   committedOffset: number
   paused: boolean
+  /** Fetched but not handed out until the application's onPartitionsAssigned returned. */
+  held: boolean
   buffer: FetchedRecord[]
   bufferHead: number
   bufferedBytes: number
@@ -112,7 +114,7 @@ export class Fetcher {
   ) {}
 
   /** Adds partitions (keeping those already present). `offset` given: start there; else committed or reset. */
-  add(tps: readonly (TopicPartition & { offset?: number })[]): void {
+  add(tps: readonly (TopicPartition & { offset?: number })[], held = false): void {
     for (const tp of tps) {
       const key = tpKey(tp.topic, tp.partition)
       let s = this.partitions.get(key)
@@ -128,6 +130,7 @@ export class Fetcher {
           consumedEpoch: -1,
           committedOffset: -1,
           paused: false,
+          held,
           buffer: [],
           bufferHead: 0,
           bufferedBytes: 0,
@@ -144,6 +147,15 @@ export class Fetcher {
       if (tp.offset !== undefined && tp.offset >= 0) this.seek(tp.topic, tp.partition, tp.offset)
     }
     this.schedule()
+  }
+
+  /** Lets records of held partitions be handed out. */
+  release(tps: readonly TopicPartition[]): void {
+    for (const tp of tps) {
+      const s = this.partitions.get(tpKey(tp.topic, tp.partition))
+      if (s) s.held = false
+    }
+    this.notify()
   }
 
   remove(tps: readonly TopicPartition[]): void {
@@ -199,12 +211,12 @@ export class Fetcher {
    */
   take(max: number): { state: PartitionState; version: number; records: FetchedRecord[] } | undefined {
     let s = this.current && this.partitions.get(this.current.key) === this.current ? this.current : undefined
-    if (!s || s.paused || s.bufferHead >= s.buffer.length) {
+    if (!s || s.paused || s.held || s.bufferHead >= s.buffer.length) {
       s = undefined
       const list = [...this.partitions.values()]
       for (let i = 0; i < list.length; i++) {
         const c = list[(this.roundRobin + i) % list.length]
-        if (c.paused || c.bufferHead >= c.buffer.length) continue
+        if (c.paused || c.held || c.bufferHead >= c.buffer.length) continue
         this.roundRobin = (this.roundRobin + i + 1) % list.length
         s = c
         break

@@ -35,7 +35,8 @@ import { type TopicPartition, tpKey } from './fetcher.js'
 export interface RebalanceListeners {
   /**
    * Partitions this member was given. Called after every rebalance (with the cooperative protocol,
-   * only the partitions that are new). Records of these partitions may be delivered once it returns.
+   * only the partitions that are new). They are assigned when it runs, so `seek` works here; their
+   * records are handed out once it returns (or its promise resolves).
    */
   onPartitionsAssigned?: (partitions: TopicPartition[]) => void | Promise<void>
   /**
@@ -60,7 +61,9 @@ export interface GroupMemberOptions {
   listeners: RebalanceListeners
   /** The partitions the consumer holds now. */
   owned(): TopicPartition[]
+  /** Adds partitions whose records wait until `releasePartitions` (after onPartitionsAssigned). */
   addPartitions(tps: TopicPartition[]): void
+  releasePartitions(tps: TopicPartition[]): void
   removePartitions(tps: TopicPartition[]): void
   /** Stops handing out records of these partitions (before revocation). */
   pausePartitions(tps: TopicPartition[]): void
@@ -439,9 +442,11 @@ export class GroupMember {
       }
       this.options.addPartitions(added)
       await this.callListener('onPartitionsAssigned', added)
+      this.options.releasePartitions(added)
     } else {
       this.options.addPartitions(assigned)
       await this.callListener('onPartitionsAssigned', assigned)
+      this.options.releasePartitions(assigned)
     }
     this.options.notify()
   }
