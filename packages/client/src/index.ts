@@ -22,6 +22,7 @@ export {
   type IsolationLevel,
   type OffsetResetStrategy,
   NoOffsetForPartitionError,
+  DeserializationError,
 } from './consumer/consumer.js'
 export type { RebalanceListeners } from './consumer/group.js'
 export type { AssignorName } from './consumer/assignors.js'

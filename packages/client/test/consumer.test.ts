@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { Kafka, stringSerde } from '../src/index.js'
+import { DeserializationError, Kafka, jsonSerde, stringSerde } from '../src/index.js'
 import { sleep, take } from './consumer-support.js'
 import { broker } from './support.js'
 
@@ -113,4 +113,28 @@ test('the iterator waits for new records (long poll) and ends after close()', as
   assert.deepEqual(await rest, [])
   assert.ok(Date.now() - closing < 2000, `close took ${Date.now() - closing} ms`)
   assert.throws(() => consumer.assign([{ topic: 'live', partition: 0 }]), /closed/)
+})
+
+test('a value the deserializer rejects throws DeserializationError and stays put until a seek skips it', async (t) => {
+  const b = await broker(t)
+  const kafka = new Kafka({ bootstrap: [b.bootstrap] })
+  const producer = kafka.producer()
+  await producer.sendBatch(['{"n":1}', 'not json', '{"n":3}'].map((value) => ({ topic: 'json', value })))
+  await producer.close()
+  const consumer = kafka.consumer({
+    valueDeserializer: jsonSerde<{ n: number }>(),
+    autoOffsetReset: 'earliest',
+  })
+  t.after(() => consumer.close())
+  consumer.assign([{ topic: 'json', partition: 0 }])
+  assert.deepEqual((await take(consumer, 1))[0].value, { n: 1 })
+  for (let attempt = 0; attempt < 2; attempt++) {
+    await assert.rejects(
+      take(consumer, 1),
+      (err) => err instanceof DeserializationError && err.offset === 1 && err.cause instanceof SyntaxError,
+    )
+  }
+  assert.equal(await consumer.position({ topic: 'json', partition: 0 }), 1)
+  consumer.seek({ topic: 'json', partition: 0, offset: 2 })
+  assert.deepEqual((await take(consumer, 1))[0].value, { n: 3 })
 })

@@ -10,7 +10,7 @@
  * resolves.
  */
 import type { Cluster } from '../cluster/cluster.js'
-import { IllegalStateError } from '../errors.js'
+import { ClientError, IllegalStateError } from '../errors.js'
 import type { GroupMetadata, TopicPartitionOffset } from '../producer/transaction.js'
 import { type Deserializer, bytesSerde } from '../serde.js'
 import { type AssignorName, assignorFor } from './assignors.js'
@@ -27,6 +27,23 @@ import { GroupMember, type RebalanceListeners } from './group.js'
 
 export type { IsolationLevel, OffsetResetStrategy, TopicPartition } from './fetcher.js'
 export { NoOffsetForPartitionError } from './fetcher.js'
+
+/** A key or value its deserializer rejected; the partition stays at `offset` until a seek moves past it. */
+export class DeserializationError extends ClientError {
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly offset: number,
+    cause: unknown,
+  ) {
+    super(
+      'ERR_FLUXO_DESERIALIZATION',
+      `cannot deserialize the record at ${topic}-${partition}@${offset}: ${(cause as Error)?.message ?? cause}`,
+      false,
+      { cause },
+    )
+  }
+}
 
 export interface ConsumerHeader {
   key: string
@@ -434,15 +451,28 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
     clearTimeout(timer)
   }
 
+  /**
+   * Deserializes a record. On failure the partition goes back to that record (as Java's consumer
+   * does) and a DeserializationError says where: seek past it to skip it.
+   */
   private toRecord(state: PartitionState, f: FetchedRecord): ConsumerRecord<K, V> {
     const serde = this.topicDeserializers[state.topic]
     const r = f.record
+    let key: K | null
+    let value: V | null
+    try {
+      key = (serde?.key ?? this.keyDeserializer).deserialize(r.key, state.topic) as K | null
+      value = (serde?.value ?? this.valueDeserializer).deserialize(r.value, state.topic) as V | null
+    } catch (err) {
+      this.fetcher.seek(state.topic, state.partition, r.offset)
+      throw new DeserializationError(state.topic, state.partition, r.offset, err)
+    }
     return {
       topic: state.topic,
       partition: state.partition,
       offset: r.offset,
-      key: (serde?.key ?? this.keyDeserializer).deserialize(r.key, state.topic) as K | null,
-      value: (serde?.value ?? this.valueDeserializer).deserialize(r.value, state.topic) as V | null,
+      key,
+      value,
       headers: r.headers,
       timestamp: r.timestamp,
       timestampType: f.timestampType === 1 ? 'LogAppendTime' : 'CreateTime',

@@ -557,6 +557,8 @@ export class Fetcher {
       try {
         batches = await decodeRecordBatches(p.records)
       } catch (err) {
+        // A corrupt batch fails the same way on every fetch: stop here until the application seeks.
+        s.halted = true
         this.fail(err as Error)
         return
       }
