@@ -435,3 +435,20 @@ test('records of newly assigned partitions wait until an async onPartitionsAssig
   assert.ok(first)
   assert.ok(resolvedAt > 0 && handedAt >= resolvedAt, 'no record before the listener finished')
 })
+
+test('close() during a rebalance that waits for another member returns promptly', async (t) => {
+  const { consumer } = await setup(t, { pending: 2 })
+  // c1 heartbeats rarely, so the rebalance c2 starts waits seconds for c1 to rejoin.
+  const c1 = consumer({ groupId: 'pending', heartbeatIntervalMs: 5000, sessionTimeoutMs: 30_000 })
+  c1.subscribe(['pending'])
+  await stable([c1], 2)
+  await sleep(200) // c1's first heartbeat interval starts
+  const c2 = consumer({ groupId: 'pending' })
+  c2.subscribe(['pending'])
+  await sleep(300) // c2's JoinGroup is now parked at the coordinator
+  assert.equal(c2.assignment().length, 0)
+  const started = Date.now()
+  await c2.close()
+  const took = Date.now() - started
+  assert.ok(took < 1500, `close took ${took} ms`)
+})

@@ -111,6 +111,8 @@ export class GroupMember {
   /** Topics of the last JoinGroup, to notice new topics matching a pattern. */
   private joinedTopics: string[] = []
   private metadataCheckAt = 0
+  /** The connection of a JoinGroup or SyncGroup waiting for the other members, if any. */
+  private parkedOn: Connection | undefined
 
   constructor(
     private readonly cluster: Cluster,
@@ -320,6 +322,7 @@ export class GroupMember {
   private async joinGroup(topics: string[]): Promise<JoinGroupResponse> {
     for (let attempt = 0; ; attempt++) {
       const conn = await this.coordinator()
+      this.parkedOn = conn
       const res = await conn.request(
         ApiKey.JoinGroup,
         {
@@ -334,6 +337,7 @@ export class GroupMember {
         },
         { timeoutMs: this.options.rebalanceTimeoutMs + 5000 },
       )
+      this.parkedOn = undefined
       switch (res.errorCode) {
         case ErrorCode.NONE:
           this.memberId = res.memberId
@@ -407,6 +411,7 @@ export class GroupMember {
     assignments: { memberId: string; assignment: Buffer }[],
   ): Promise<Buffer> {
     const conn = await this.coordinator()
+    this.parkedOn = conn
     const res = await conn.request(
       ApiKey.SyncGroup,
       {
@@ -420,6 +425,7 @@ export class GroupMember {
       },
       { timeoutMs: this.options.rebalanceTimeoutMs + 5000 },
     )
+    this.parkedOn = undefined
     if (res.errorCode === ErrorCode.UNKNOWN_MEMBER_ID || res.errorCode === ErrorCode.ILLEGAL_GENERATION) {
       await this.lose()
       if (res.errorCode === ErrorCode.UNKNOWN_MEMBER_ID) this.memberId = ''
@@ -638,6 +644,10 @@ export class GroupMember {
     this.closing = true
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
     this.wakeLoop?.()
+    // A JoinGroup parked until the other members rejoin would hold the LeaveGroup behind it (a
+    // connection answers in order): drop that connection; LeaveGroup goes on a new one.
+    this.parkedOn?.destroy(new ConnectionError('the consumer is closing'))
+    this.parkedOn = undefined
     if (this.memberId !== '' && this.options.groupInstanceId === null) {
       try {
         const conn = await this.coordinator()
