@@ -16,6 +16,7 @@ export {
   type ConsumerRecord,
   type ConsumerBatch,
   type ConsumerHeader,
+  type PartitionStats,
   type RunOptions,
   type TopicDeserializers,
   type TopicPartition,

@@ -138,3 +138,33 @@ test('a value the deserializer rejects throws DeserializationError and stays put
   consumer.seek({ topic: 'json', partition: 0, offset: 2 })
   assert.deepEqual((await take(consumer, 1))[0].value, { n: 3 })
 })
+
+test('backpressure: a consumer that stops taking records stops fetching once its partition buffer is full', async (t) => {
+  const b = await broker(t)
+  const kafka = new Kafka({ bootstrap: [b.bootstrap] })
+  const admin = kafka.admin()
+  await admin.createTopics([{ name: 'big', partitions: 1 }])
+  await admin.close()
+  const producer = kafka.producer({ lingerMs: 5, batchSize: 16_384 })
+  const value = 'x'.repeat(1000)
+  await producer.sendBatch(Array.from({ length: 4000 }, () => ({ topic: 'big', value })))
+  await producer.close()
+  const consumer = kafka.consumer({ autoOffsetReset: 'earliest', maxPartitionBytes: 65_536 })
+  t.after(() => consumer.close())
+  consumer.assign([{ topic: 'big', partition: 0 }])
+  await take(consumer, 1)
+  await sleep(1000) // time for many fetches, were they not held back
+  const [s] = consumer.stats()
+  assert.equal(s.position, 1)
+  assert.equal(s.highWatermark, 4000)
+  assert.equal(s.lag, 3999)
+  assert.ok(
+    s.bufferedBytes > 0 && s.bufferedBytes <= 2 * 65_536 + 16_384,
+    `${s.bufferedBytes} bytes buffered`,
+  )
+  assert.ok(s.bufferedRecords < 200, `${s.bufferedRecords} records buffered of 4000`)
+  // Taking records lets fetching go on.
+  const rest = await take(consumer, 3999)
+  assert.equal(rest[rest.length - 1].offset, 3999)
+  assert.equal(consumer.stats()[0].lag, 0)
+})

@@ -65,6 +65,19 @@ export interface ConsumerRecord<K = Buffer, V = Buffer> {
   leaderEpoch: number
 }
 
+export interface PartitionStats extends TopicPartition {
+  /** Next offset to hand out; -1 while not known yet. */
+  position: number
+  /** At the last fetch; -1 before the first. */
+  highWatermark: number
+  /** highWatermark - position, -1 while either is unknown. */
+  lag: number
+  /** Fetched and waiting for the application: at most about twice maxPartitionBytes. */
+  bufferedRecords: number
+  bufferedBytes: number
+  paused: boolean
+}
+
 /** The records of one partition handed to `eachBatch`, in offset order. */
 export interface ConsumerBatch<K = Buffer, V = Buffer> {
   topic: string
@@ -245,6 +258,23 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
       memberId: this.group?.memberId ?? '',
       groupInstanceId: this.groupInstanceId ?? null,
     }
+  }
+
+  /**
+   * Per assigned partition: position, high watermark, lag (records between the position and the
+   * high watermark at the last fetch) and what is fetched but not handed out yet.
+   */
+  stats(): PartitionStats[] {
+    return [...this.fetcher.partitions.values()].map((s) => ({
+      topic: s.topic,
+      partition: s.partition,
+      position: s.position,
+      highWatermark: s.highWatermark,
+      lag: s.position >= 0 && s.highWatermark >= 0 ? Math.max(0, s.highWatermark - s.position) : -1,
+      bufferedRecords: s.buffer.length - s.bufferHead,
+      bufferedBytes: s.bufferedBytes,
+      paused: s.paused,
+    }))
   }
 
   /** The partitions currently assigned (by assign() or by the group). */
