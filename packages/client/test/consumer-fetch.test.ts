@@ -306,3 +306,69 @@ test('a Fluxo consumer and kcat -G share a topic in one group with the range ass
   const values = new Set([...got.map((r) => r.value), ...theirs.map(([, v]) => v)])
   assert.equal(values.size, 40)
 })
+test('cooperative-sticky with kcat -G: the Fluxo member joins and kcat gives up only what moves', async (t) => {
+  if (!requireTool(t, 'kcat')) return
+  const { b, kafka, consumer } = await setup(t, { coopshared: 4 })
+  const kcat = spawn('kcat', [
+    '-b',
+    b.bootstrap,
+    '-u',
+    '-G',
+    'mixed-coop',
+    '-X',
+    'partition.assignment.strategy=cooperative-sticky',
+    '-X',
+    'heartbeat.interval.ms=200',
+    '-X',
+    'auto.offset.reset=earliest',
+    '-f',
+    '%p %s\\n',
+    'coopshared',
+  ])
+  t.after(() => {
+    kcat.kill('SIGTERM')
+  })
+  let kcatOut = ''
+  kcat.stdout.on('data', (d) => (kcatOut += d))
+  let kcatErr = ''
+  kcat.stderr.on('data', (d) => (kcatErr += d))
+  t.after(() => {
+    if (process.env.DEBUG_KCAT) console.log(kcatErr)
+  })
+  await sleep(1500) // kcat joins first and owns all four
+  const c = consumer({
+    groupId: 'mixed-coop',
+    assignors: ['cooperative-sticky'],
+    autoOffsetReset: 'earliest',
+    heartbeatIntervalMs: 200,
+  })
+  c.subscribe(['coopshared'])
+  await until(() => c.assignment().length === 2, 'the Fluxo member gets half of the partitions', 15_000)
+  const mine = new Set(c.assignment().map((tp) => tp.partition))
+  const producer = kafka.producer()
+  t.after(() => producer.close())
+  await producer.sendBatch(
+    Array.from({ length: 40 }, (_, i) => ({ topic: 'coopshared', partition: i % 4, value: `m${i}` })),
+  )
+  const got = await take(c, 20)
+  assert.ok(got.every((r) => mine.has(r.partition)))
+  await until(
+    () => kcatOut.trim().split('\n').filter(Boolean).length >= 20,
+    'kcat prints its 20 records',
+    15_000,
+  )
+  const theirs = kcatOut
+    .trim()
+    .split('\n')
+    .map((line) => line.split(' '))
+  assert.equal(theirs.length, 20)
+  assert.ok(
+    theirs.every(([p]) => !mine.has(Number(p))),
+    'kcat read only the other partitions',
+  )
+  const values = new Set([...got.map((r) => r.value), ...theirs.map(([, v]) => v)])
+  assert.equal(values.size, 40)
+  // librdkafka reports an incremental revoke of the two partitions that moved, never a full revoke.
+  assert.match(kcatErr, /incremental revoke of 2 partition\(s\)/)
+  assert.doesNotMatch(kcatErr, /incremental revoke of 4 partition|revoked:/)
+})
