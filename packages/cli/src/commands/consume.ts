@@ -193,8 +193,21 @@ async function printRecords(
   opts: { format: Format; count?: number; commit: boolean },
 ): Promise<number> {
   const printed = new Map<string, TopicPartitionOffset>()
+  // Lines are gathered while the consumer hands out buffered records (all in one turn of the event
+  // loop) and written once it has to wait: one write per fetch rather than one per record.
+  let pending = ''
+  let flushScheduled = false
+  // A pipe to a slower reader fills up: wait for it to drain instead of queueing output in memory.
+  let blocked = false
+  const flush = () => {
+    flushScheduled = false
+    if (pending === '') return
+    if (!process.stdout.write(pending)) blocked = true
+    pending = ''
+  }
   let dirty = false
   const commit = async () => {
+    flush()
     if (!opts.commit || !dirty) return
     dirty = false
     await consumer.commit([...printed.values()])
@@ -206,20 +219,41 @@ async function printRecords(
         })
       }, COMMIT_INTERVAL_MS)
     : undefined
-  let stop: () => void = () => {}
-  const stopped = new Promise<'stop'>((resolve) => {
-    stop = () => resolve('stop')
-  })
+  // A signal ends the wait for the next record. (Racing every next() against one long-lived
+  // promise would pile a reaction per record onto it.)
+  let interrupt: ((value: 'stop') => void) | undefined
+  let stopping = false
+  const stop = () => {
+    stopping = true
+    interrupt?.('stop')
+  }
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
   const records = consumer[Symbol.asyncIterator]()
   let seen = 0
   try {
-    for (;;) {
-      const next = await Promise.race([records.next(), stopped])
+    while (!stopping) {
+      if (blocked) {
+        const drained = await new Promise<'drain' | 'stop'>((resolve) => {
+          interrupt = resolve
+          process.stdout.once('drain', () => resolve('drain'))
+        })
+        blocked = false
+        if (drained === 'stop') break
+      }
+      const next = await new Promise<IteratorResult<ConsumerRecord> | 'stop'>((resolve, reject) => {
+        interrupt = resolve
+        records.next().then(resolve, reject)
+      })
+      interrupt = undefined
       if (next === 'stop' || next.done) break
       const r = next.value
-      process.stdout.write(formatRecord(r, opts.format))
+      pending += formatRecord(r, opts.format)
+      if (pending.length >= 65536) flush()
+      else if (!flushScheduled) {
+        flushScheduled = true
+        setImmediate(flush)
+      }
       printed.set(`${r.topic}\u0000${r.partition}`, {
         topic: r.topic,
         partition: r.partition,
@@ -232,6 +266,7 @@ async function printRecords(
     if (timer) clearInterval(timer)
     await commit()
   } finally {
+    flush()
     if (timer) clearInterval(timer)
     process.off('SIGINT', stop)
     process.off('SIGTERM', stop)
