@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import { Kafka as KafkaJS, logLevel } from 'kafkajs'
-import { runFluxo } from './fluxo-process.js'
+import { FLUXO_BIN, runFluxo } from './fluxo-process.js'
 import { broker, fluxo, jsonLines, requireTool, run } from './support.js'
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 interface JsonRecord {
   topic: string
@@ -271,4 +274,38 @@ test('fluxo produce: --file streamed with --partition, --compression and a summa
   const noFile = await fluxo(b.bootstrap, ['produce', 'bulk', '--file', join(dir, 'nope.txt')])
   assert.equal(noFile.code, 1)
   assert.match(noFile.stderr, /fluxo: .*ENOENT.*nope\.txt/)
+})
+
+test('fluxo produce streams: records are sent while stdin is still open; --progress reports every second', async (t) => {
+  const b = await broker(t)
+  await fluxo(b.bootstrap, ['topic', 'create', 'stream'])
+  const child = spawn(process.execPath, [
+    FLUXO_BIN,
+    'produce',
+    'stream',
+    '--progress',
+    '--bootstrap',
+    b.bootstrap,
+  ])
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL')
+  })
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d))
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
+  const latest = async () => {
+    const r = await fluxo(b.bootstrap, ['topic', 'describe', 'stream', '--json'])
+    return JSON.parse(r.stdout).partitions[0].latestOffset as number
+  }
+  child.stdin.write('one\ntwo\nthr')
+  const deadline = Date.now() + 10_000
+  while ((await latest()) < 2 && Date.now() < deadline) await sleep(100)
+  assert.equal(await latest(), 2, 'two complete lines were produced before the input ended')
+  while (!/fluxo produce: 2 record\(s\) acknowledged/.test(stderr) && Date.now() < deadline) await sleep(100)
+  assert.match(stderr, /^fluxo produce: 2 record\(s\) acknowledged, 6 B, 0 in flight$/m)
+  child.stdin.end('ee\n')
+  assert.equal(await exited, 0, stderr)
+  assert.match(stderr, /^Produced 3 record\(s\) \(11 B\) to stream in \d+\.\d\d s/m)
+  const all = await fluxo(b.bootstrap, ['consume', 'stream', '--from-beginning', '--count', '3'])
+  assert.equal(all.stdout, 'one\ntwo\nthree\n')
 })
