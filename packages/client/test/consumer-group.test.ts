@@ -452,3 +452,25 @@ test('close() during a rebalance that waits for another member returns promptly'
   const took = Date.now() - started
   assert.ok(took < 1500, `close took ${took} ms`)
 })
+
+test('unsubscribe() hands the partitions to the other member at once; subscribe() joins again', async (t) => {
+  const { consumer } = await setup(t, { unsub: 4 })
+  const revoked: TopicPartition[][] = []
+  const c1 = consumer({ groupId: 'unsub', sessionTimeoutMs: 30_000 })
+  const c2 = consumer({
+    groupId: 'unsub',
+    sessionTimeoutMs: 30_000,
+    onPartitionsRevoked: (tps) => void revoked.push(tps),
+  })
+  c1.subscribe(['unsub'])
+  c2.subscribe(['unsub'])
+  await stable([c1, c2], 4)
+  const had = sortTps(c2.assignment())
+  await c2.unsubscribe()
+  assert.deepEqual(c2.assignment(), [])
+  assert.deepEqual(revoked.map(sortTps), [had])
+  await until(() => c1.assignment().length === 4, 'c1 owns all four', 3000)
+  c2.subscribe(['unsub'])
+  await stable([c1, c2], 4)
+  assert.equal(c2.assignment().length, 2)
+})

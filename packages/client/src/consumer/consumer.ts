@@ -234,6 +234,17 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
   }
 
   /**
+   * Ends the subscription or manual assignment: a group member commits what it consumed (with
+   * autoCommit), gives up its partitions and leaves the group. `subscribe` or `assign` may follow.
+   */
+  async unsubscribe(): Promise<void> {
+    this.checkOpen()
+    if (this.mode === 'subscribe') await this.group!.unsubscribe()
+    else this.fetcher.remove(this.assignment())
+    this.mode = 'none'
+  }
+
+  /**
    * Consumes exactly these partitions, replacing any earlier assignment. Without `offset`, a partition
    * starts at the group's committed offset (with a groupId), else per autoOffsetReset.
    */

@@ -257,6 +257,7 @@ export class GroupMember {
 
   private async rebalance(): Promise<void> {
     this.rejoinNeeded = false
+    if (!this.subscription) return
     this.state = 'joining'
     const topics = await this.resolveTopics()
     const counts = await this.cluster.topics(topics)
@@ -285,6 +286,7 @@ export class GroupMember {
       this.checkCoordinatorError(err)
       throw err
     }
+    if (!this.subscription || this.closing) return // unsubscribed or closed meanwhile
     this.generationId = join.generationId
     this.protocolName = join.protocolName
     this.state = 'stable'
@@ -644,9 +646,27 @@ export class GroupMember {
     this.closing = true
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
     this.wakeLoop?.()
+    await this.leave('the consumer is closing')
+  }
+
+  /** Gives up the partitions (committing first) and leaves the group; subscribe() joins again. */
+  async unsubscribe(): Promise<void> {
+    this.subscription = undefined
+    this.rejoinNeeded = false
+    const owned = this.options.owned()
+    if (owned.length > 0) {
+      if (this.state === 'stable' && this.generationId >= 0) await this.revoke(owned)
+      else this.options.removePartitions(owned)
+    }
+    await this.leave('the consumer unsubscribed')
+    this.memberId = ''
+  }
+
+  /** LeaveGroup, except for static members (KIP-345: they keep their place until the session times out). */
+  private async leave(reason: string): Promise<void> {
     // A JoinGroup parked until the other members rejoin would hold the LeaveGroup behind it (a
     // connection answers in order): drop that connection; LeaveGroup goes on a new one.
-    this.parkedOn?.destroy(new ConnectionError('the consumer is closing'))
+    this.parkedOn?.destroy(new ConnectionError(reason))
     this.parkedOn = undefined
     if (this.memberId !== '' && this.options.groupInstanceId === null) {
       try {
@@ -656,7 +676,7 @@ export class GroupMember {
           {
             groupId: this.options.groupId,
             memberId: this.memberId,
-            members: [{ memberId: this.memberId, groupInstanceId: null, reason: 'the consumer is closing' }],
+            members: [{ memberId: this.memberId, groupInstanceId: null, reason }],
           },
           { timeoutMs: 5000 },
         )
