@@ -33,6 +33,7 @@ test('bad arguments: one line on stderr naming the problem, nothing on stdout, e
     [['consume', 't', '--format', 'xml'], /^fluxo: --format must be one of value, key:value, json/],
     [['consume', 't', '--from-beginning', '--offset', '3'], /^fluxo: use only one of --from-beginning/],
     [['consume', 't', '--count', '0'], /^fluxo: --count must be an integer >= 1/],
+    [['consume', 't', '--json', '--format', 'value'], /^fluxo: --json is --format json/],
     [['group', 'reset-offsets', 'g', '--topic', 't'], /^fluxo: reset-offsets needs exactly one of/],
     [['group', 'reset-offsets', 'g', '--to-earliest'], /^fluxo: reset-offsets needs --topic TOPIC/],
     [['group', 'reset-offsets', '--topic', 't', '--to-earliest'], /^fluxo: missing group id/],

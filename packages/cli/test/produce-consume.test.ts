@@ -80,6 +80,20 @@ test('fluxo produce: stdin lines with keys and headers, read back by kcat and by
   assert.equal(consumed.stderr, '')
   const records = jsonLines<JsonRecord>(consumed.stdout)
   assert.equal(records.length, 5)
+  const sameWithJsonFlag = await fluxo(b.bootstrap, [
+    'consume',
+    'orders',
+    '--from-beginning',
+    '--count',
+    '5',
+    '--json',
+  ])
+  assert.deepEqual(
+    jsonLines<JsonRecord>(sameWithJsonFlag.stdout)
+      .map((r) => r.value)
+      .sort(),
+    records.map((r) => r.value).sort(),
+  )
   const first = records.find((r) => r.value === '{"n":1}')!
   assert.deepEqual(Object.keys(first), [
     'topic',

@@ -42,6 +42,7 @@ Options:
                                 value (default): the value; key:value: key, ':' and value;
                                 json: one JSON object per line with topic, partition, offset,
                                 timestamp, key, value and headers ([{key, value}])
+  --json                        the same as --format json
   --bootstrap <host:port,...>   brokers to connect to (env FLUXO_BOOTSTRAP, default 127.0.0.1:9092)
   -h, --help                    show this help
 
@@ -89,8 +90,9 @@ export const consume: Command = {
     }
     const topic = positional(positionals, 0, 'topic name')
     noMorePositionals(positionals, 1)
-    if (values.json) throw new UsageError("consume prints one line per record: use '--format json'")
-    const format = (values.format ?? 'value') as Format
+    if (values.json && values.format !== undefined && values.format !== 'json')
+      throw new UsageError(`--json is --format json; it cannot be combined with --format ${values.format}`)
+    const format = (values.format ?? (values.json ? 'json' : 'value')) as Format
     if (!FORMATS.includes(format))
       throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got '${values.format}'`)
     const partition = intOption(values.partition, '--partition', 0, 0x7fffffff)
