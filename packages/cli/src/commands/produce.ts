@@ -30,7 +30,7 @@ Options:
   --compression <codec>         none, gzip, snappy, lz4 or zstd (default none)
   --acks <all|1|0>              acknowledgements to wait for (default all)
   --progress                    print progress to stderr every second (on by default when
-                                stderr is a terminal)
+                                stderr is a terminal and the input is not typed there)
 ${CLIENT_OPTIONS_HELP.replace('--json                        machine-readable JSON on stdout instead of tables', '--json                        print the summary as JSON on stdout')}
 
 Examples:
@@ -85,7 +85,10 @@ export const produce: Command = {
       partition,
       headers,
       separator: separator === undefined ? undefined : Buffer.from(separator, 'utf8'),
-      progress: values.progress === true || process.stderr.isTTY === true,
+      // On a terminal by default, unless someone is typing the records there.
+      progress:
+        values.progress === true ||
+        (process.stderr.isTTY === true && (values.file !== undefined || process.stdin.isTTY !== true)),
     })
     const seconds = stats.durationMs / 1000
     const rate = seconds > 0 ? Math.round(stats.records / seconds) : stats.records
