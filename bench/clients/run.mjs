@@ -318,13 +318,19 @@ console.log(line(header))
 console.log(widths.map((w) => '-'.repeat(w)).join('  '))
 for (const r of rows) console.log(line(r))
 console.log()
-console.log('CPU seconds per GB (client process / broker process), median run:')
+console.log(
+  "CPU seconds per GB, client process / broker process, median run (in brackets: the client's CPU per GB over Fluxo's):",
+)
 for (const c of active) {
   const s = summary[c]
-  const cpu = (x) =>
-    x.error ? 'n/a' : `${x.clientCpuSecondsPerGB.toFixed(1)} / ${x.brokerCpuSecondsPerGB.toFixed(1)}`
+  const cpu = (x, t) => {
+    if (x.error) return 'n/a'
+    const base = summary.fluxo?.[t]?.clientCpuSecondsPerGB
+    const ratio = base && c !== 'fluxo' ? ` (${(x.clientCpuSecondsPerGB / base).toFixed(1)}x)` : ''
+    return `${x.clientCpuSecondsPerGB.toFixed(1)} / ${x.brokerCpuSecondsPerGB.toFixed(1)}${ratio}`
+  }
   console.log(
-    `  ${clients[c].label.padEnd(widths[0])}  produce ${cpu(s.produce)}   consume ${cpu(s.consume)}`,
+    `  ${clients[c].label.padEnd(widths[0])}  produce ${cpu(s.produce, 'produce')}   consume ${cpu(s.consume, 'consume')}`,
   )
 }
 console.log()
