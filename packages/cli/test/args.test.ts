@@ -5,6 +5,11 @@ import { fluxo } from './support.js'
 // Nothing listens here: a usage error must be reported before any connection is tried.
 const NOWHERE = '127.0.0.1:1'
 
+/** Runs `fn` over `items`, four at a time (each is a node process; the machine may be busy). */
+async function inBatches<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += 4) await Promise.all(items.slice(i, i + 4).map(fn))
+}
+
 test('bad arguments: one line on stderr naming the problem, nothing on stdout, exit code 2', async () => {
   const cases: [string[], RegExp][] = [
     [['topic', 'create', 'x', '--nope'], /^fluxo: Unknown option '--nope'/],
@@ -41,16 +46,14 @@ test('bad arguments: one line on stderr naming the problem, nothing on stdout, e
     [['cluster', 'info', '--bootstrap', 'no-port'], /^fluxo: --bootstrap: .*no-port/],
     [['cluster'], /^fluxo: missing subcommand: info/],
   ]
-  await Promise.all(
-    cases.map(async ([args, message]) => {
-      const r = await fluxo(args.includes('--bootstrap') ? undefined : NOWHERE, args)
-      const what = `fluxo ${args.join(' ')}`
-      assert.equal(r.code, 2, `${what}: exit ${r.code}\n${r.stderr}`)
-      assert.match(r.stderr, message, what)
-      assert.equal(r.stderr.split('\n').length, 2, `${what}: one line\n${r.stderr}`)
-      assert.equal(r.stdout, '', what)
-    }),
-  )
+  await inBatches(cases, async ([args, message]) => {
+    const r = await fluxo(args.includes('--bootstrap') ? undefined : NOWHERE, args)
+    const what = `fluxo ${args.join(' ')}`
+    assert.equal(r.code, 2, `${what}: exit ${r.code}\n${r.stderr}`)
+    assert.match(r.stderr, message, what)
+    assert.equal(r.stderr.split('\n').length, 2, `${what}: one line\n${r.stderr}`)
+    assert.equal(r.stdout, '', what)
+  })
 })
 
 test('an unreachable cluster is a one-line error with exit code 1', async () => {
@@ -81,19 +84,17 @@ test('fluxo <command> --help prints its usage and exits 0; help names only optio
     ],
     [['cluster', '--help'], [/^Usage: fluxo cluster info/]],
   ]
-  await Promise.all(
-    helps.map(async ([args, patterns]) => {
-      const r = await fluxo(undefined, args)
-      assert.equal(r.code, 0, r.stderr)
-      assert.equal(r.stderr, '')
-      for (const p of patterns) assert.match(r.stdout, p, `fluxo ${args.join(' ')}`)
-      // Every option the help names is accepted by the command's parser.
-      const command = args[0]
-      for (const [, flag] of r.stdout.matchAll(/^\s+(--[a-z-]+)/gm)) {
-        if (flag === '--help' || flag === '--json' || flag === '--bootstrap') continue
-        const probe = await fluxo(NOWHERE, [command, flag, '--help'])
-        assert.doesNotMatch(probe.stderr, /Unknown option/, `fluxo ${command} ${flag}`)
-      }
-    }),
-  )
+  await inBatches(helps, async ([args, patterns]) => {
+    const r = await fluxo(undefined, args)
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stderr, '')
+    for (const p of patterns) assert.match(r.stdout, p, `fluxo ${args.join(' ')}`)
+    // Every option the help names is accepted by the command's parser.
+    const command = args[0]
+    for (const [, flag] of r.stdout.matchAll(/^\s+(--[a-z-]+)/gm)) {
+      if (flag === '--help' || flag === '--json' || flag === '--bootstrap') continue
+      const probe = await fluxo(NOWHERE, [command, flag, '--help'])
+      assert.doesNotMatch(probe.stderr, /Unknown option/, `fluxo ${command} ${flag}`)
+    }
+  })
 })

@@ -190,7 +190,7 @@ test('fluxo consume without --count runs until SIGTERM or SIGINT, then exits 0',
     const started = Date.now()
     proc.child.kill(signal)
     assert.deepEqual(await proc.exited, { code: 0, signal: null })
-    assert.ok(Date.now() - started < 3000, 'closes promptly')
+    assert.ok(Date.now() - started < 5000, 'closes promptly')
     assert.equal(proc.stderr(), '')
     expected += `after ${signal}\n`
   }
