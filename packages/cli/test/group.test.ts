@@ -19,7 +19,7 @@ interface GroupJson {
     topic: string
     partition: number
     committedOffset: number | null
-    logEndOffset: number
+    logEndOffset: number | null
     lag: number | null
     memberId: string | null
   }[]
@@ -200,4 +200,26 @@ test('fluxo consume --group: resumes from the committed offsets, commits exactly
     [1, 3, 0],
   ])
   assert.equal(await stateOf(), 'Empty', 'the member left the group')
+})
+
+test('fluxo group describe: offsets committed for a deleted topic show without a log end offset', async (t) => {
+  const b = await broker(t)
+  await fluxo(b.bootstrap, ['produce', 'gone'], { input: 'x\n' })
+  const read = await fluxo(b.bootstrap, [
+    'consume',
+    'gone',
+    '--group',
+    'leftover',
+    '--from-beginning',
+    '--count',
+    '1',
+  ])
+  assert.equal(read.stdout, 'x\n')
+  await fluxo(b.bootstrap, ['topic', 'delete', 'gone'])
+  const described = json<GroupJson>(await fluxo(b.bootstrap, ['group', 'describe', 'leftover', '--json']))
+  assert.deepEqual(described.partitions, [
+    { topic: 'gone', partition: 0, committedOffset: 1, logEndOffset: null, lag: null, memberId: null },
+  ])
+  const table = await fluxo(b.bootstrap, ['group', 'describe', 'leftover'])
+  assert.match(table.stdout, /^gone\s+0\s+1\s+-\s+-\s+-$/m)
 })

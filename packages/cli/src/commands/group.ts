@@ -121,7 +121,8 @@ interface PartitionLag {
   topic: string
   partition: number
   committedOffset: number | null
-  logEndOffset: number
+  /** null when the topic no longer exists (its committed offsets outlive it). */
+  logEndOffset: number | null
   lag: number | null
   memberId: string | null
 }
@@ -143,18 +144,20 @@ async function describeGroup(admin: Admin, groupId: string, json: boolean): Prom
     }
   const partitions: PartitionLag[] = []
   for (const topic of [...topics].sort()) {
-    const ends = await admin.listOffsets(topic, 'latest')
     const offsets = committed.find((t) => t.topic === topic)?.partitions ?? []
-    for (const end of ends) {
-      const key = `${topic}\u0000${end.partition}`
-      const committedOffset = offsets.find((o) => o.partition === end.partition)?.offset ?? null
+    const ends = await logEndOffsets(admin, topic)
+    const numbers = new Set([...offsets.map((o) => o.partition), ...ends.keys()])
+    for (const partition of [...numbers].sort((a, b) => a - b)) {
+      const key = `${topic}\u0000${partition}`
+      const committedOffset = offsets.find((o) => o.partition === partition)?.offset ?? null
       if (committedOffset === null && !owner.has(key)) continue
+      const end = ends.get(partition) ?? null
       partitions.push({
         topic,
-        partition: end.partition,
+        partition,
         committedOffset,
-        logEndOffset: end.offset,
-        lag: committedOffset === null ? null : Math.max(0, end.offset - committedOffset),
+        logEndOffset: end,
+        lag: committedOffset === null || end === null ? null : Math.max(0, end - committedOffset),
         memberId: owner.get(key) ?? null,
       })
     }
@@ -206,6 +209,16 @@ async function describeGroup(admin: Admin, groupId: string, json: boolean): Prom
     )
   }
   return 0
+}
+
+/** Each partition's log end offset; none for a topic that was deleted. */
+async function logEndOffsets(admin: Admin, topic: string): Promise<Map<number, number>> {
+  try {
+    return new Map((await admin.listOffsets(topic, 'latest')).map((p) => [p.partition, p.offset]))
+  } catch (err) {
+    if (err instanceof KafkaError && err.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) return new Map()
+    throw err
+  }
 }
 
 type ResetTarget =
