@@ -200,6 +200,15 @@ test('fluxo consume --group: resumes from the committed offsets, commits exactly
     [1, 3, 0],
   ])
   assert.equal(await stateOf(), 'Empty', 'the member left the group')
+
+  // --offset in a group: the assigned partitions start there instead of at the committed offsets.
+  const again = await consume('--offset', '1', '--count', '5')
+  assert.equal(again.code, 0, again.stderr)
+  assert.deepEqual(again.stdout.trimEnd().split('\n').sort(), ['a1', 'a2', 'a3', 'b1', 'b2'])
+  assert.deepEqual(await describe(), [
+    [0, 4, 0],
+    [1, 3, 0],
+  ])
 })
 
 test('fluxo group describe: offsets committed for a deleted topic show without a log end offset', async (t) => {
