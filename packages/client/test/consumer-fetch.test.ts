@@ -222,6 +222,9 @@ test('autoOffsetReset: earliest, latest, none; OFFSET_OUT_OF_RANGE resets or thr
     take(none, 1),
     (err) => err instanceof NoOffsetForPartitionError && err.partition === 0,
   )
+  // Reported once, then the partition waits: no stream of the same error.
+  await assert.rejects(take(none, 1, 500), /got 0 of 1/)
+  await assert.rejects(none.position(tp, 300), /no position/)
   // With a committed offset, 'none' starts there.
   await none.commit([{ ...tp, offset: 2 }])
   none.assign([]) // drop the partition and take it again: the committed offset is read anew

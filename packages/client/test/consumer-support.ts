@@ -1,7 +1,16 @@
 // Helpers for the consumer tests: bounded waits, so a broken consumer fails a test instead of hanging it.
 import type { Consumer, ConsumerRecord } from '../src/index.js'
 
-/** The next `n` records from the iterator; fails after `timeoutMs`. */
+const iterators = new WeakMap<
+  object,
+  { it: AsyncIterator<unknown>; pending?: Promise<IteratorResult<unknown>> }
+>()
+
+/**
+ * The next `n` records from the consumer's iterator; fails after `timeoutMs`. One iterator per
+ * consumer: a `next()` still waiting when a take times out is picked up by the next take, so no
+ * record is lost to an abandoned call.
+ */
 export async function take<K, V>(
   consumer: Consumer<K, V>,
   n: number,
@@ -9,22 +18,33 @@ export async function take<K, V>(
 ): Promise<ConsumerRecord<K, V>[]> {
   const out: ConsumerRecord<K, V>[] = []
   if (n === 0) return out
-  const it = consumer[Symbol.asyncIterator]()
+  let entry = iterators.get(consumer)
+  if (!entry) {
+    entry = { it: consumer[Symbol.asyncIterator]() }
+    iterators.set(consumer, entry)
+  }
   const deadline = Date.now() + timeoutMs
   while (out.length < n) {
     const left = deadline - Date.now()
     if (left <= 0) throw new Error(`got ${out.length} of ${n} records within ${timeoutMs} ms`)
+    const next = entry.pending ?? entry.it.next()
+    entry.pending = next
     let timer: NodeJS.Timeout | undefined
     const r = await Promise.race([
-      it.next(),
+      next,
       new Promise<'timeout'>((resolve) => {
         timer = setTimeout(() => resolve('timeout'), left)
       }),
     ])
-    clearTimeout(timer)
+      .catch((err) => {
+        entry.pending = undefined
+        throw err
+      })
+      .finally(() => clearTimeout(timer))
     if (r === 'timeout') throw new Error(`got ${out.length} of ${n} records within ${timeoutMs} ms`)
+    entry.pending = undefined
     if (r.done) throw new Error(`the iterator ended after ${out.length} of ${n} records`)
-    out.push(r.value)
+    out.push(r.value as ConsumerRecord<K, V>)
   }
   return out
 }

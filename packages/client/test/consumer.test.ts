@@ -168,3 +168,22 @@ test('backpressure: a consumer that stops taking records stops fetching once its
   assert.equal(rest[rest.length - 1].offset, 3999)
   assert.equal(consumer.stats()[0].lag, 0)
 })
+
+test('manual assignment with a groupId: auto-commit and the final commit on close, without joining the group', async (t) => {
+  const { kafka } = await setup(t, 'standalone', 1, 10)
+  const consumer = kafka.consumer({
+    groupId: 'standalone',
+    autoOffsetReset: 'earliest',
+    autoCommitIntervalMs: 60_000,
+  })
+  consumer.assign([{ topic: 'standalone', partition: 0 }])
+  await take(consumer, 5) // the fifth is handed out but not consumed yet
+  await consumer.close()
+  const admin = kafka.admin()
+  t.after(() => admin.close())
+  assert.deepEqual(await admin.fetchOffsets('standalone', ['standalone']), [
+    { topic: 'standalone', partitions: [{ partition: 0, offset: 4 }] },
+  ])
+  const groups = await admin.describeGroups(['standalone'])
+  assert.equal(groups[0].members.length, 0, 'never a member')
+})

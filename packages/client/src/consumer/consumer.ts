@@ -540,7 +540,8 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
       await Promise.race([
         (async () => {
           await this.running?.catch(() => {})
-          if (this.autoCommit && this.group?.isMember) await this.commitConsumed().catch(() => {})
+          if (this.autoCommit && (this.mode === 'assign' || this.group?.isMember))
+            await this.commitConsumed().catch(() => {})
           await this.group?.close()
         })(),
         timeout,

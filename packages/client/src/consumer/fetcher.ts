@@ -385,7 +385,11 @@ export class Fetcher {
       if (rest.length > 0) await this.resetOffsets(rest, versions)
     } catch (err) {
       if (isRetriable(err)) for (const s of states) this.backoff(s)
-      else this.fail(err as Error)
+      else {
+        // Reported once; these partitions wait for a seek (or a new assignment) instead of failing again.
+        for (const s of states) if (s.position < 0) s.halted = true
+        this.fail(err as Error)
+      }
     } finally {
       for (const s of states) s.initializing = false
       this.schedule()
