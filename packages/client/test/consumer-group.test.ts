@@ -474,3 +474,50 @@ test('unsubscribe() hands the partitions to the other member at once; subscribe(
   await stable([c1, c2], 4)
   assert.equal(c2.assignment().length, 2)
 })
+
+for (const assignor of ['cooperative-sticky', 'range'] as const) {
+  test(`churn with ${assignor}: members join and leave while records flow; every record once`, async (t) => {
+    const { kafka, consumer } = await setup(t, { churn: 6 })
+    const seen = new Map<string, number>()
+    const members: Consumer<string, string>[] = []
+    const runs: Promise<void>[] = []
+    const start = () => {
+      const c = consumer({ groupId: `churn-${assignor}`, assignors: [assignor], autoOffsetReset: 'earliest' })
+      c.subscribe(['churn'])
+      runs.push(c.run({ eachRecord: (r) => void seen.set(r.value!, (seen.get(r.value!) ?? 0) + 1) }))
+      members.push(c)
+      return c
+    }
+    const producer = kafka.producer({ lingerMs: 2 })
+    t.after(() => producer.close())
+    let sent = 0
+    let producing = true
+    const feeding = (async () => {
+      while (producing) {
+        await producer.sendBatch(
+          Array.from({ length: 30 }, (_, i) => ({ topic: 'churn', key: `k${i}`, value: `r${sent + i}` })),
+        )
+        sent += 30
+        await sleep(15)
+      }
+    })()
+    const c1 = start()
+    await sleep(400)
+    start()
+    await sleep(400)
+    start()
+    await sleep(400)
+    await c1.close() // clean leave: commits, then LeaveGroup
+    await sleep(400)
+    start()
+    await sleep(400)
+    producing = false
+    await feeding
+    await until(() => seen.size === sent, `all ${sent} records`, 10_000)
+    const twice = [...seen].filter(([, n]) => n > 1)
+    assert.deepEqual(twice, [], 'no record delivered twice across clean rebalances')
+    await Promise.all(members.map((c) => c.close()))
+    await Promise.all(runs)
+    t.diagnostic(`${sent} records, ${members.length} members over time`)
+  })
+}
