@@ -25,6 +25,8 @@ Options:
   --file <path>                 read lines from this file instead of stdin
   --key-separator <sep>         split each line at the first <sep> into key and value
                                 (a line without <sep> is a value with a null key)
+  --null-empty                  send an empty key or value as null (kcat -Z); an empty
+                                value is then a tombstone on a compacted topic
   --header <key=value>          add this header to every record; repeatable
   --partition <n>               write every record to this partition (default: by key, murmur2)
   --compression <codec>         none, gzip, snappy, lz4 or zstd (default none)
@@ -48,6 +50,7 @@ const options = {
   compression: { type: 'string' },
   acks: { type: 'string' },
   progress: { type: 'boolean' },
+  'null-empty': { type: 'boolean' },
 } as const
 
 const COMPRESSIONS: readonly CompressionName[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd']
@@ -85,6 +88,7 @@ export const produce: Command = {
       partition,
       headers,
       separator: separator === undefined ? undefined : Buffer.from(separator, 'utf8'),
+      nullEmpty: values['null-empty'] === true,
       // On a terminal by default, unless someone is typing the records there.
       progress:
         values.progress === true ||
@@ -124,6 +128,7 @@ interface LineOptions {
   partition?: number
   headers: [string, string][]
   separator?: Buffer
+  nullEmpty: boolean
   progress: boolean
 }
 
@@ -156,7 +161,7 @@ async function produceLines(producer: Producer, input: Readable, opts: LineOptio
 
   const send = (line: Buffer) => {
     let key: Buffer | null = null
-    let value = line
+    let value: Buffer | null = line
     if (opts.separator) {
       const at = line.indexOf(opts.separator)
       if (at >= 0) {
@@ -164,7 +169,11 @@ async function produceLines(producer: Producer, input: Readable, opts: LineOptio
         value = line.subarray(at + opts.separator.length)
       }
     }
-    const size = value.length + (key?.length ?? 0)
+    if (opts.nullEmpty) {
+      if (key?.length === 0) key = null
+      if (value.length === 0) value = null
+    }
+    const size = (value?.length ?? 0) + (key?.length ?? 0)
     pending++
     pendingBytes += size
     producer
