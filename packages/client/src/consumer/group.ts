@@ -21,16 +21,16 @@ import {
 import { type Cluster, CoordinatorType } from '../cluster/cluster.js'
 import { backoffMs, sleep } from '../cluster/retry.js'
 import type { Connection } from '../connection/connection.js'
-import {
-  ConnectionError,
-  IllegalStateError,
-  KafkaError,
-  RequestTimeoutError,
-  isRetriable,
-} from '../errors.js'
+import { ConnectionError, IllegalStateError, KafkaError, isRetriable } from '../errors.js'
 import type { TopicPartitionOffset } from '../producer/transaction.js'
 import { type Assignor, type AssignorName, type MemberSubscription, assignorFor } from './assignors.js'
 import { type TopicPartition, tpKey } from './fetcher.js'
+import {
+  type CommittedOffset,
+  checkCoordinatorError,
+  commitOffsets,
+  fetchCommittedOffsets,
+} from './offsets.js'
 
 export interface RebalanceListeners {
   /**
@@ -79,12 +79,6 @@ const REJOIN_CODES: ReadonlySet<number> = new Set([
   ErrorCode.ILLEGAL_GENERATION,
   ErrorCode.REBALANCE_IN_PROGRESS,
   ErrorCode.MEMBER_ID_REQUIRED,
-])
-
-const COORDINATOR_CODES: ReadonlySet<number> = new Set([
-  ErrorCode.NOT_COORDINATOR,
-  ErrorCode.COORDINATOR_NOT_AVAILABLE,
-  ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
 ])
 
 /** 'revoking': an eager member gives up its partitions before JoinGroup; it still heartbeats meanwhile. */
@@ -241,14 +235,8 @@ export class GroupMember {
     return this.cluster.coordinator(this.options.groupId, CoordinatorType.group)
   }
 
-  /** Drops the cached coordinator after errors that say it moved or is unreachable. */
   private checkCoordinatorError(err: unknown): void {
-    if (
-      (err instanceof KafkaError && COORDINATOR_CODES.has(err.errorCode)) ||
-      err instanceof ConnectionError ||
-      err instanceof RequestTimeoutError
-    )
-      this.cluster.invalidateCoordinator(this.options.groupId, CoordinatorType.group)
+    checkCoordinatorError(this.cluster, this.options.groupId, err)
   }
 
   private groupError(code: number, message?: string | null): KafkaError {
@@ -532,108 +520,27 @@ export class GroupMember {
   }
 
   /** Commits offsets as this member (generation and member id), retrying coordinator moves. */
-  async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
-    const byTopic = new Map<string, TopicPartitionOffset[]>()
-    for (const o of offsets) {
-      const list = byTopic.get(o.topic)
-      if (list) list.push(o)
-      else byTopic.set(o.topic, [o])
-    }
+  commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
     // The generation stays valid while revoking before a rejoin: Kafka accepts those commits (KIP-429 relies on it).
     const member = this.generationId >= 0 && this.memberId !== ''
-    await this.cluster.retry(
-      async () => {
-        try {
-          const conn = await this.coordinator()
-          const res = await conn.request(ApiKey.OffsetCommit, {
-            groupId: this.options.groupId,
-            generationIdOrMemberEpoch: member ? this.generationId : -1,
-            memberId: member ? this.memberId : '',
-            groupInstanceId: member ? this.options.groupInstanceId : null,
-            retentionTimeMs: -1,
-            topics: [...byTopic].map(([name, list]) => ({
-              name,
-              partitions: list.map((o) => ({
-                partitionIndex: o.partition,
-                committedOffset: o.offset,
-                committedLeaderEpoch: o.leaderEpoch ?? -1,
-                commitTimestamp: -1,
-                committedMetadata: o.metadata ?? null,
-              })),
-            })),
-          })
-          for (const t of res.topics)
-            for (const p of t.partitions)
-              if (p.errorCode !== ErrorCode.NONE)
-                throw new KafkaError(p.errorCode, 'OffsetCommit failed', {
-                  groupId: this.options.groupId,
-                  topic: t.name,
-                  partition: p.partitionIndex,
-                })
-        } catch (err) {
-          this.checkCoordinatorError(err)
-          if (
-            err instanceof KafkaError &&
-            (err.errorCode === ErrorCode.UNKNOWN_MEMBER_ID || err.errorCode === ErrorCode.ILLEGAL_GENERATION)
-          )
-            this.requestRejoin()
-          throw err
-        }
-      },
+    return commitOffsets(
+      this.cluster,
       {
-        shouldRetry: (err) =>
-          err instanceof KafkaError ? COORDINATOR_CODES.has(err.errorCode) : isRetriable(err),
+        groupId: this.options.groupId,
+        generationIdOrMemberEpoch: member ? this.generationId : -1,
+        memberId: member ? this.memberId : '',
+        groupInstanceId: member ? this.options.groupInstanceId : null,
+      },
+      offsets,
+      (err) => {
+        if (err.errorCode === ErrorCode.UNKNOWN_MEMBER_ID || err.errorCode === ErrorCode.ILLEGAL_GENERATION)
+          this.requestRejoin()
       },
     )
   }
 
-  /** Committed offsets of `tps` (-1 where none), waiting out unstable transactional offsets (KIP-447). */
-  async fetchCommitted(
-    tps: readonly TopicPartition[],
-  ): Promise<Map<string, { offset: number; leaderEpoch: number }>> {
-    const byTopic = new Map<string, number[]>()
-    for (const tp of tps) {
-      const list = byTopic.get(tp.topic)
-      if (list) list.push(tp.partition)
-      else byTopic.set(tp.topic, [tp.partition])
-    }
-    const topics = [...byTopic].map(([name, partitionIndexes]) => ({ name, partitionIndexes }))
-    return this.cluster.retry(
-      async () => {
-        try {
-          const conn = await this.coordinator()
-          const res = await conn.request(ApiKey.OffsetFetch, {
-            groupId: this.options.groupId,
-            topics,
-            groups: [{ groupId: this.options.groupId, memberId: null, memberEpoch: -1, topics }],
-            requireStable: true,
-          })
-          const group = res.groups.length > 0 ? res.groups[0] : undefined
-          const errorCode = group ? group.errorCode : res.errorCode
-          if (errorCode !== ErrorCode.NONE) throw this.groupError(errorCode, 'OffsetFetch failed')
-          const out = new Map<string, { offset: number; leaderEpoch: number }>()
-          for (const t of group ? group.topics : res.topics) {
-            for (const p of t.partitions) {
-              if (p.errorCode !== ErrorCode.NONE)
-                throw new KafkaError(p.errorCode, 'OffsetFetch failed', {
-                  groupId: this.options.groupId,
-                  topic: t.name,
-                  partition: p.partitionIndex,
-                })
-              out.set(tpKey(t.name, p.partitionIndex), {
-                offset: p.committedOffset,
-                leaderEpoch: p.committedLeaderEpoch,
-              })
-            }
-          }
-          return out
-        } catch (err) {
-          this.checkCoordinatorError(err)
-          throw err
-        }
-      },
-      { retries: 10 },
-    )
+  fetchCommitted(tps: readonly TopicPartition[]): Promise<Map<string, CommittedOffset>> {
+    return fetchCommittedOffsets(this.cluster, this.options.groupId, tps)
   }
 
   /** Stops heartbeats and leaves the group (a static member stays until its session times out, KIP-345). */
