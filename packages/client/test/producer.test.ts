@@ -205,6 +205,28 @@ test('flush sends lingering records; close flushes; sends after close fail', asy
   })
 })
 
+test('flush and close wait for records still waiting for their topic metadata', async (t) => {
+  const b = await broker(t)
+  const kafka = new Kafka({ bootstrap: [b.bootstrap] })
+  for (const end of ['flush', 'close'] as const) {
+    const producer = kafka.producer({ lingerMs: 60_000 })
+    let acknowledged = 0
+    const sends = Array.from({ length: 50 }, (_, i) =>
+      producer.send({ topic: `fresh-${end}`, value: `${i}` }).then(() => acknowledged++),
+    )
+    // The topic is unknown to the producer: every record first waits for Metadata.
+    await producer[end]()
+    assert.equal(acknowledged, 50, `${end}() returned before every record was acknowledged`)
+    await Promise.all(sends)
+    if (end === 'flush') await producer.close()
+    const batches = await fetchBatches(b.bootstrap, `fresh-${end}`, 0)
+    assert.equal(
+      batches.reduce((n, batch) => n + batch.records.length, 0),
+      50,
+    )
+  }
+})
+
 test('typed serializers per topic, explicit partitions and timestamps, headers as pairs', async (t) => {
   const b = await broker(t)
   const kafka = new Kafka({ bootstrap: [b.bootstrap] })

@@ -140,6 +140,8 @@ export class Producer<K = string | Buffer, V = string | Buffer> {
   private readonly bufferPool: BufferPool
   private readonly nodeInFlight = new Map<number, number>()
   private pendingBatches = 0
+  /** Records waiting for their topic's metadata before they can join a batch. */
+  private readonly metadataWaits = new Set<Promise<void>>()
   private readonly idleWaiters: (() => void)[] = []
   private drainScheduled = false
   private closeOpenScheduled = false
@@ -230,11 +232,25 @@ export class Producer<K = string | Buffer, V = string | Buffer> {
         headers,
         timestamp,
       )
-    return this.cluster
+    // flush() and close() wait for records still waiting for their topic's metadata.
+    let appendedRecord: Promise<RecordMetadata> | undefined
+    const appended = this.cluster
       .topicInfo(record.topic, { allowAutoTopicCreation: this.allowAutoTopicCreation })
-      .then((t) =>
-        this.appendNew(record.topic, record.partition, t.partitions.length, key, value, headers, timestamp),
-      )
+      .then((t) => {
+        appendedRecord = this.appendNew(
+          record.topic,
+          record.partition,
+          t.partitions.length,
+          key,
+          value,
+          headers,
+          timestamp,
+        )
+      })
+    const settled = appended.then(noop, noop)
+    this.metadataWaits.add(settled)
+    void settled.then(() => this.metadataWaits.delete(settled))
+    return appended.then(() => appendedRecord as Promise<RecordMetadata>)
   }
 
   /** Appends a record with a new Promise for it; one shared executor, no closure per record. */
@@ -379,6 +395,7 @@ export class Producer<K = string | Buffer, V = string | Buffer> {
 
   /** Sends every queued record now and resolves when all have been acknowledged or failed. */
   async flush(): Promise<void> {
+    while (this.metadataWaits.size > 0) await Promise.all(this.metadataWaits)
     for (const q of this.queues.values()) {
       const open = q.open
       if (open) this.closeBatch(open, this.cluster.topic(q.topic)?.partitions.length ?? 1)
@@ -820,3 +837,5 @@ function capture(resolve: (m: RecordMetadata) => void, reject: (e: Error) => voi
   captured.resolve = resolve
   captured.reject = reject
 }
+
+function noop(): void {}
