@@ -187,3 +187,17 @@ test('manual assignment with a groupId: auto-commit and the final commit on clos
   const groups = await admin.describeGroups(['standalone'])
   assert.equal(groups[0].members.length, 0, 'never a member')
 })
+
+test('commit() of the position is not undone by the auto-commit on close', async (t) => {
+  const { kafka } = await setup(t, 'no-regress', 1, 10)
+  const consumer = kafka.consumer({ groupId: 'no-regress', autoOffsetReset: 'earliest' })
+  consumer.assign([{ topic: 'no-regress', partition: 0 }])
+  await take(consumer, 5)
+  await consumer.commit() // position 5, though the iterator counts only 4 as consumed
+  await consumer.close()
+  const admin = kafka.admin()
+  t.after(() => admin.close())
+  assert.deepEqual(await admin.fetchOffsets('no-regress', ['no-regress']), [
+    { topic: 'no-regress', partitions: [{ partition: 0, offset: 5 }] },
+  ])
+})

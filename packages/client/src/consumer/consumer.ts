@@ -14,6 +14,7 @@ import { ClientError, IllegalStateError } from '../errors.js'
 import type { GroupMetadata, TopicPartitionOffset } from '../producer/transaction.js'
 import { type Deserializer, bytesSerde } from '../serde.js'
 import { type AssignorName, assignorFor } from './assignors.js'
+import { ConsumerGroupMember } from './consumer-group-member.js'
 import {
   type FetchedRecord,
   Fetcher,
@@ -23,7 +24,7 @@ import {
   type TopicPartition,
   tpKey,
 } from './fetcher.js'
-import { GroupMember, type RebalanceListeners } from './group.js'
+import { GroupMember, type GroupMemberOptions, type Membership, type RebalanceListeners } from './group.js'
 
 export type { IsolationLevel, OffsetResetStrategy, TopicPartition } from './fetcher.js'
 export { NoOffsetForPartitionError } from './fetcher.js'
@@ -109,6 +110,14 @@ export interface ConsumerOptions<K = Buffer, V = Buffer> extends RebalanceListen
    * used only when every listed assignor supports it, i.e. `['cooperative-sticky']`.
    */
   assignors?: AssignorName[]
+  /**
+   * The group protocol (group.protocol): 'classic' (JoinGroup/SyncGroup, client-side assignors, the
+   * default) or 'consumer' (KIP-848: ConsumerGroupHeartbeat, the coordinator assigns; `assignors`,
+   * `sessionTimeoutMs` and `heartbeatIntervalMs` then come from the broker's group config).
+   */
+  groupProtocol?: 'classic' | 'consumer'
+  /** With groupProtocol 'consumer': the coordinator's assignor, 'uniform' or 'range' (group.remote.assignor). Default: the broker's. */
+  groupRemoteAssignor?: string
   /** Where to start without a committed offset or after OFFSET_OUT_OF_RANGE (auto.offset.reset). Default 'latest'. */
   autoOffsetReset?: OffsetResetStrategy
   /** Commit consumed offsets periodically and before partitions are revoked (enable.auto.commit). Default true with a groupId. */
@@ -146,7 +155,7 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
   private readonly fetcher: Fetcher
   readonly groupId: string | undefined
   private readonly groupInstanceId: string | undefined
-  private readonly group: GroupMember | undefined
+  private readonly group: Membership | undefined
   private readonly autoCommit: boolean
   private readonly keyDeserializer: Deserializer<unknown>
   private readonly valueDeserializer: Deserializer<unknown>
@@ -177,8 +186,11 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
       throw new IllegalStateError(`autoOffsetReset must be latest, earliest or none, not ${autoOffsetReset}`)
     const assignors = options.assignors ?? ['range', 'cooperative-sticky']
     for (const a of assignors) assignorFor(a) // unknown names fail now
+    const groupProtocol = options.groupProtocol ?? 'classic'
+    if (groupProtocol !== 'classic' && groupProtocol !== 'consumer')
+      throw new IllegalStateError(`groupProtocol must be classic or consumer, not ${groupProtocol}`)
     if (options.groupId !== undefined) {
-      this.group = new GroupMember(cluster, {
+      const membership: GroupMemberOptions = {
         groupId: options.groupId,
         groupInstanceId: options.groupInstanceId ?? null,
         sessionTimeoutMs: options.sessionTimeoutMs ?? 45_000,
@@ -200,7 +212,14 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
           if (this.autoCommit) await this.commitConsumed(tps)
         },
         notify: () => this.fetcher.notify(),
-      })
+      }
+      this.group =
+        groupProtocol === 'consumer'
+          ? new ConsumerGroupMember(cluster, {
+              ...membership,
+              remoteAssignor: options.groupRemoteAssignor ?? null,
+            })
+          : new GroupMember(cluster, membership)
     }
     this.fetcher = new Fetcher(cluster, {
       isolationLevel: options.isolationLevel ?? 'read_uncommitted',
@@ -350,6 +369,16 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
         }))
     if (list.length === 0) return
     await group.commit(list)
+    // What the application committed is done with: auto-commit must not move back behind it.
+    for (const o of list) {
+      const s = this.fetcher.get(o.topic, o.partition)
+      if (!s) continue
+      s.committedOffset = o.offset
+      if (o.offset > s.consumed) {
+        s.consumed = o.offset
+        s.consumedEpoch = o.leaderEpoch ?? -1
+      }
+    }
   }
 
   /** The group's committed offsets for these partitions; offset -1 where there is none. */
@@ -556,7 +585,7 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
     if (this.closing) throw new IllegalStateError('the consumer is closed')
   }
 
-  private requireGroup(): GroupMember {
+  private requireGroup(): Membership {
     if (!this.group) throw new IllegalStateError('commits need a groupId')
     return this.group
   }

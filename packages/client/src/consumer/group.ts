@@ -84,7 +84,22 @@ const REJOIN_CODES: ReadonlySet<number> = new Set([
 /** 'revoking': an eager member gives up its partitions before JoinGroup; it still heartbeats meanwhile. */
 type MemberState = 'unjoined' | 'revoking' | 'joining' | 'stable'
 
-export class GroupMember {
+/** What the consumer needs from its group membership, whichever the protocol. */
+export interface Membership {
+  readonly memberId: string
+  /** The classic generation or the KIP-848 member epoch; -1 outside the group. */
+  readonly generationId: number
+  /** Joined and accepted by the coordinator (commits carry the member's identity). */
+  readonly isMember: boolean
+  subscribe(topics: string[] | RegExp): void
+  unsubscribe(): Promise<void>
+  throwIfError(): void
+  commit(offsets: readonly TopicPartitionOffset[]): Promise<void>
+  fetchCommitted(tps: readonly TopicPartition[]): Promise<Map<string, CommittedOffset>>
+  close(): Promise<void>
+}
+
+export class GroupMember implements Membership {
   memberId = ''
   generationId = -1
   protocolName: string | null = null
