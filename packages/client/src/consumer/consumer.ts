@@ -9,7 +9,7 @@
  * counts as consumed (for auto-commit) once the application asks for the next one or its handler
  * resolves.
  */
-import type { Cluster } from '../cluster/cluster.js'
+import { Cluster } from '../cluster/cluster.js'
 import { ClientError, IllegalStateError } from '../errors.js'
 import type { GroupMetadata, TopicPartitionOffset } from '../producer/transaction.js'
 import { type Deserializer, bytesSerde } from '../serde.js'
@@ -170,6 +170,12 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
   constructor(
     private readonly cluster: Cluster,
     options: ConsumerOptions<K, V> = {},
+    /**
+     * Fetches use their own connections: a long-polling Fetch would otherwise hold heartbeats,
+     * JoinGroup and commits behind it on the shared socket (Kafka answers in order), as Java's
+     * consumer avoids with its separate coordinator connection.
+     */
+    private readonly fetchCluster: Cluster = new Cluster(cluster.options),
   ) {
     this.groupId = options.groupId
     this.groupInstanceId = options.groupInstanceId
@@ -221,7 +227,7 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
             })
           : new GroupMember(cluster, membership)
     }
-    this.fetcher = new Fetcher(cluster, {
+    this.fetcher = new Fetcher(fetchCluster, {
       isolationLevel: options.isolationLevel ?? 'read_uncommitted',
       autoOffsetReset,
       minBytes: options.minBytes ?? 1,
@@ -577,7 +583,7 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
       ])
     } finally {
       clearTimeout(timer)
-      await this.cluster.close()
+      await Promise.all([this.cluster.close(), this.fetchCluster.close()])
     }
   }
 
