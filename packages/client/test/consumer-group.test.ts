@@ -521,3 +521,17 @@ for (const assignor of ['cooperative-sticky', 'range'] as const) {
     t.diagnostic(`${sent} records, ${members.length} members over time`)
   })
 }
+
+test('a long-polling fetch does not hold heartbeats back: a rebalance completes well within fetch.max.wait.ms', async (t) => {
+  const { consumer } = await setup(t, { idle: 2 })
+  const c1 = consumer({ groupId: 'idle', maxWaitMs: 5000 })
+  c1.subscribe(['idle'])
+  await stable([c1], 2)
+  await sleep(200) // c1's fetch is now parked at the broker for up to 5 s
+  const started = Date.now()
+  const c2 = consumer({ groupId: 'idle', maxWaitMs: 5000 })
+  c2.subscribe(['idle'])
+  await stable([c1, c2], 2)
+  const took = Date.now() - started
+  assert.ok(took < 2500, `rebalance took ${took} ms`)
+})

@@ -21,6 +21,7 @@ import {
 } from '@fluxo/protocol'
 import { type Cluster, isStaleMetadataError } from '../cluster/cluster.js'
 import { backoffMs } from '../cluster/retry.js'
+import type { Connection } from '../connection/connection.js'
 import { ClientError, KafkaError, isRetriable } from '../errors.js'
 
 export type OffsetResetStrategy = 'latest' | 'earliest' | 'none'
@@ -107,6 +108,8 @@ export class Fetcher {
   private readonly errors: Error[] = []
   private roundRobin = 0
   private current: PartitionState | undefined
+  /** Connections with a Fetch sent: closing drops them instead of waiting out a long poll. */
+  private readonly fetchConnections = new Set<Connection>()
 
   constructor(
     private readonly cluster: Cluster,
@@ -273,9 +276,11 @@ export class Fetcher {
     for (const w of this.waiters.splice(0)) w()
   }
 
+  /** Stops fetching; a Fetch parked at the broker is abandoned (its connection is only ours). */
   close(): void {
     this.closed = true
     if (this.wakeTimer) clearTimeout(this.wakeTimer)
+    for (const conn of this.fetchConnections) if (conn.inFlight > 0) conn.destroy(undefined)
     this.notify()
   }
 
@@ -479,6 +484,9 @@ export class Fetcher {
     for (const s of states) s.fetching = true
     try {
       const conn = await this.cluster.connection(node)
+      if (this.closed) return
+      this.fetchConnections.add(conn)
+      conn.onClose(() => this.fetchConnections.delete(conn))
       let version = conn.versionFor(ApiKey.Fetch)
       const topics = new Map<string, typeof sent>()
       for (const e of sent) {
