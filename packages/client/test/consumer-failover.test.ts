@@ -22,6 +22,8 @@ function fakeCluster(handlers: Record<number, Handler>, leader: { node: number }
       return handlers[node](apiKey, body)
     },
     destroy: () => {},
+    onClose: () => {},
+    inFlight: 0,
   })
   const retryOptions = { retries: 5, initialRetryTimeMs: 10, maxRetryTimeMs: 20 }
   const cluster = {
