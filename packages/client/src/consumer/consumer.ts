@@ -239,6 +239,9 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
     if (this.autoCommit) {
       const interval = options.autoCommitIntervalMs ?? 5000
       this.autoCommitTimer = setInterval(() => {
+        // Not while (re)joining: the revocation commits what it must, and a commit with a stale
+        // generation would only earn an error.
+        if (this.mode === 'subscribe' && !this.group?.isMember) return
         this.commitConsumed().catch(() => {}) // retried at the next interval; close() commits once more
       }, interval)
       this.autoCommitTimer.unref()

@@ -548,8 +548,9 @@ export class GroupMember implements Membership {
       },
       offsets,
       (err) => {
-        if (err.errorCode === ErrorCode.UNKNOWN_MEMBER_ID || err.errorCode === ErrorCode.ILLEGAL_GENERATION)
-          this.requestRejoin()
+        const stale =
+          err.errorCode === ErrorCode.UNKNOWN_MEMBER_ID || err.errorCode === ErrorCode.ILLEGAL_GENERATION
+        if (stale && this.state === 'stable') this.requestRejoin()
       },
     )
   }
