@@ -80,3 +80,54 @@ test('groupProtocol consumer with a RegExp subscription and unsubscribe()', asyn
   c.subscribe(['kip848'])
   await until(() => c.assignment().length === 2, 'assigned again', 10_000)
 })
+
+test('groupProtocol consumer, static membership: a restarted instance takes its partitions back, the other member keeps its own', async (t) => {
+  const { consumer } = await setup(t, 4)
+  const revoked: TopicPartition[][] = []
+  const a = consumer({ groupId: 'g848-static', groupInstanceId: 'a' })
+  const b = consumer({
+    groupId: 'g848-static',
+    groupInstanceId: 'b',
+    onPartitionsRevoked: (tps) => void revoked.push(tps),
+  })
+  a.subscribe(['kip848'])
+  await until(() => a.assignment().length === 4, 'a owns all four', 10_000)
+  b.subscribe(['kip848'])
+  await until(() => a.assignment().length === 2 && b.assignment().length === 2, 'two each', 10_000)
+  const aHad = a
+    .assignment()
+    .map((tp) => tp.partition)
+    .sort()
+  const bHad = b
+    .assignment()
+    .map((tp) => tp.partition)
+    .sort()
+  await a.close() // member epoch -2: the coordinator keeps a's place and partitions
+  await sleep(300)
+  assert.deepEqual(
+    b
+      .assignment()
+      .map((tp) => tp.partition)
+      .sort(),
+    bHad,
+    'b was not given a’s partitions',
+  )
+  const again = consumer({ groupId: 'g848-static', groupInstanceId: 'a' })
+  again.subscribe(['kip848'])
+  await until(() => again.assignment().length === 2, 'the restarted instance is assigned', 10_000)
+  assert.deepEqual(
+    again
+      .assignment()
+      .map((tp) => tp.partition)
+      .sort(),
+    aHad,
+  )
+  assert.deepEqual(
+    b
+      .assignment()
+      .map((tp) => tp.partition)
+      .sort(),
+    bHad,
+  )
+  assert.equal(revoked.length, 0)
+})
