@@ -1,6 +1,7 @@
 /**
  * The consumer: manual assignment or group subscription (classic protocol with range, roundrobin
- * and cooperative-sticky assignors), consumed with `for await` or `run()`.
+ * and cooperative-sticky assignors, or KIP-848 with `groupProtocol: 'consumer'`), consumed with
+ * `for await` or `run()`.
  *
  * Fetching, group membership and processing are decoupled: fetches fill a bounded per-partition
  * buffer, heartbeats run on their own timer, and the application takes records at its own pace. A
