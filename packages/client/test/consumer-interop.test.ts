@@ -112,7 +112,9 @@ async function setup(t: TestContext) {
     const consumer = kafka.consumer<string, string>({
       groupId,
       autoOffsetReset: 'earliest',
-      autoCommitIntervalMs: 100,
+      // No periodic commit within a test: the offsets other members resume from are those Fluxo
+      // commits on revocation and on close.
+      autoCommitIntervalMs: 60_000,
       heartbeatIntervalMs: 100,
       sessionTimeoutMs: 6000,
       maxWaitMs: 100,
@@ -162,23 +164,29 @@ function splitOnce(members: Member[]): boolean {
 
 const describe = (members: Member[]) => members.map((m) => `${m.name}=[${m.partitions()}]`).join(' ')
 
+/** Everything the members of one group read, and how much of it a check has covered. */
+interface ReadLog {
+  records: Received[]
+  checked: number
+}
+
 /**
  * Waits until `expected` have all been received, lets late duplicates arrive, then checks that each
  * was received exactly once, by the member that owned its partition (`owners`), and that nothing
- * else came since `from` (no older record read again).
+ * else came since the previous check: no older record read again, not even during a rebalance.
  */
-async function receivedOnce(
-  s: Setup,
-  received: Received[],
-  from: number,
-  expected: string[],
-  owners: Map<number, string>,
-) {
+async function receivedOnce(s: Setup, log: ReadLog, expected: string[], owners: Map<number, string>) {
   const want = new Set(expected)
-  const got = () => received.slice(from)
+  const from = log.checked
+  const got = () => log.records.slice(from)
   await s.waitFor(
     `${expected.length} records`,
-    () => new Set(got().map((r) => r.value)).size >= want.size && got().every((r) => want.has(r.value)),
+    () =>
+      new Set(
+        got()
+          .filter((r) => want.has(r.value))
+          .map((r) => r.value),
+      ).size === want.size,
     () => `(got ${got().length}: ${got().filter((r) => !want.has(r.value)).length} unexpected)`,
   )
   await sleep(300) // a record delivered twice would show up now
@@ -195,6 +203,7 @@ async function receivedOnce(
   assert.equal(now.length, expected.length)
   for (const r of now)
     assert.equal(r.member, owners.get(r.partition), `${r.value} (partition ${r.partition}) read by its owner`)
+  log.checked = from + now.length
 }
 
 function ownersOf(members: Member[]): Map<number, string> {
@@ -204,10 +213,12 @@ function ownersOf(members: Member[]): Map<number, string> {
 /**
  * The scenario every cross-client test runs, with `foreign` making a member of the other client:
  * 1. a Fluxo member owns everything; a foreign one joins and the group splits the partitions;
- *    records produced now are read once, each by its partition's owner; commits reach the end;
+ *    records produced now are read once, each by its partition's owner; the foreign member commits;
  * 2. the foreign member leaves: the Fluxo member takes over its partitions at the committed offsets;
  * 3. a second foreign member joins (it starts at the Fluxo member's commits for what moves), then
  *    the Fluxo member leaves: the foreign member takes everything and reads only what is new.
+ * The Fluxo member's auto-commit interval is a minute, so what the foreign members resume from in
+ * step 3 is only what Fluxo committed on revocation and on close.
  */
 async function shareTakeOverAndBack(
   s: Setup,
@@ -216,7 +227,8 @@ async function shareTakeOverAndBack(
   foreign: (name: string, received: Received[]) => Promise<Member>,
   t: TestContext,
 ) {
-  const received: Received[] = []
+  const log: ReadLog = { records: [], checked: 0 }
+  const received = log.records
   const started = Date.now()
   const f = s.fluxo('fluxo', groupId, received, fluxoOptions)
   await s.waitFor('the Fluxo member to own every partition', () => f.partitions().length === PARTITIONS)
@@ -229,24 +241,24 @@ async function shareTakeOverAndBack(
   )
   t.diagnostic(`split: ${describe([f, x])} after ${Date.now() - started} ms`)
   const split = ownersOf([f, x])
-  let from = received.length
-  await receivedOnce(s, received, from, await s.produce('a', 300), split)
+  await receivedOnce(s, log, await s.produce('a', 300), split)
   assert.ok(
     received.some((r) => r.member === f.name) && received.some((r) => r.member === x.name),
     'both members read records',
   )
   const end = await s.ends()
+  const foreignPartitions = x.partitions()
+  const onlyForeign = (offsets: number[]) => foreignPartitions.map((p) => offsets[p]).join()
   await s.waitFor(
-    'both members to commit everything they read',
-    async () => (await s.committed(groupId)).join() === end.join(),
+    'the foreign member to commit everything it read',
+    async () => onlyForeign(await s.committed(groupId)) === onlyForeign(end),
     () => `(ends ${end})`,
   )
 
   // 2. The foreign member leaves; the Fluxo member resumes its partitions after their commits.
   await withTimeout(x.close(), 15_000, `${x.name} close`)
   await s.waitFor('the Fluxo member to take every partition', () => f.partitions().length === PARTITIONS)
-  from = received.length
-  await receivedOnce(s, received, from, await s.produce('b', 120), ownersOf([f]))
+  await receivedOnce(s, log, await s.produce('b', 120), ownersOf([f]))
   t.diagnostic(`Fluxo took over after ${Date.now() - started} ms`)
 
   // 3. Another foreign member joins, then the Fluxo member leaves: the foreign one resumes after
@@ -257,12 +269,10 @@ async function shareTakeOverAndBack(
     () => splitOnce([f, y]),
     () => describe([f, y]),
   )
-  from = received.length
-  await receivedOnce(s, received, from, await s.produce('c', 60), ownersOf([f, y]))
+  await receivedOnce(s, log, await s.produce('c', 60), ownersOf([f, y]))
   await withTimeout(f.close(), 15_000, 'Fluxo close')
   await s.waitFor('the foreign member to take every partition', () => y.partitions().length === PARTITIONS)
-  from = received.length
-  await receivedOnce(s, received, from, await s.produce('d', 120), ownersOf([y]))
+  await receivedOnce(s, log, await s.produce('d', 120), ownersOf([y]))
   t.diagnostic(`${received.length} records in ${Date.now() - started} ms`)
 }
 
