@@ -149,7 +149,33 @@ async function setup(t: TestContext) {
     return member
   }
 
-  return { broker, kafka, admin, cleanups, failures, waitFor, produce, committed, ends, fluxo }
+  /** Produces one record per partition every few ms until stop(), which returns the values sent. */
+  function keepProducing(prefix: string) {
+    const sent: string[] = []
+    let stopped = false
+    const loop = (async () => {
+      for (let round = 0; !stopped; round++) {
+        const records = Array.from({ length: PARTITIONS }, (_, partition) => ({
+          topic: TOPIC,
+          partition,
+          value: `${prefix}${round * PARTITIONS + partition}`,
+        }))
+        await producer.sendBatch(records)
+        sent.push(...records.map((r) => r.value))
+        await sleep(2) // dense enough that fetches land while a revocation commits
+      }
+    })()
+    loop.catch(() => {}) // reported by stop()
+    const stop = async () => {
+      stopped = true
+      await loop
+      return sent
+    }
+    cleanups.push(() => stop().catch(() => {}))
+    return { stop }
+  }
+
+  return { broker, kafka, admin, cleanups, failures, waitFor, produce, keepProducing, committed, ends, fluxo }
 }
 
 type Setup = Awaited<ReturnType<typeof setup>>
@@ -276,6 +302,74 @@ async function shareTakeOverAndBack(
   t.diagnostic(`${received.length} records in ${Date.now() - started} ms`)
 }
 
+/**
+ * The same handovers while records keep coming, so that members leave and join in the middle of
+ * reading. Nothing may be lost. A record the Fluxo member read must not be read again by anyone:
+ * Fluxo commits what it handed out before it gives a partition up. A foreign member may redeliver
+ * what it read but had not committed when it gave its partitions up (Kafka consumers are
+ * at-least-once); those are only counted.
+ */
+async function handOverWhileProducing(
+  s: Setup,
+  groupId: string,
+  fluxoOptions: ConsumerOptions<string, string>,
+  foreign: (name: string, received: Received[]) => Promise<Member>,
+  t: TestContext,
+) {
+  const received: Received[] = []
+  const flow = s.keepProducing('z')
+  const f = s.fluxo('fluxo', groupId, received, fluxoOptions)
+  await s.waitFor('the Fluxo member to own every partition', () => f.partitions().length === PARTITIONS)
+  const x = await foreign('foreign-1', received)
+  await s.waitFor(
+    'the group to split the partitions',
+    () => splitOnce([f, x]),
+    () => describe([f, x]),
+  )
+  await sleep(300)
+  await withTimeout(x.close(), 15_000, `${x.name} close`)
+  await s.waitFor('the Fluxo member to take every partition', () => f.partitions().length === PARTITIONS)
+  await sleep(300)
+  const y = await foreign('foreign-2', received)
+  await s.waitFor(
+    'the group to split the partitions again',
+    () => splitOnce([f, y]),
+    () => describe([f, y]),
+  )
+  await sleep(300)
+  await withTimeout(f.close(), 15_000, 'Fluxo close')
+  await s.waitFor('the foreign member to take every partition', () => y.partitions().length === PARTITIONS)
+  await sleep(300)
+  const sent = await flow.stop()
+  const seen = () => new Set(received.map((r) => r.value))
+  await s.waitFor(
+    `all ${sent.length} records`,
+    () => seen().size === sent.length,
+    () => `(got ${seen().size})`,
+  )
+  await sleep(300)
+  const read = seen()
+  assert.deepEqual(
+    sent.filter((v) => !read.has(v)),
+    [],
+    'records lost',
+  )
+  assert.equal(read.size, sent.length)
+  const readers = new Map<string, Received[]>()
+  for (const r of received) readers.set(r.value, [...(readers.get(r.value) ?? []), r])
+  const again = [...readers.values()].filter((list) => list.length > 1)
+  const show = (list: Received[]) => list.map((r) => `${r.member}:${r.partition}@${r.offset}`).join(' then ')
+  assert.deepEqual(
+    again.filter((list) => list[0].member === f.name).map(show),
+    [],
+    'records the Fluxo member read, read again',
+  )
+  t.diagnostic(
+    `${sent.length} records, ${received.filter((r) => r.member === f.name).length} read by Fluxo; ` +
+      `${again.length} read twice, first by a foreign member that had not committed them`,
+  )
+}
+
 // --- @platformatic/kafka -----------------------------------------------------------------------
 
 function platformaticMember(s: Setup, groupId: string) {
@@ -322,6 +416,17 @@ function platformaticMember(s: Setup, groupId: string) {
 test('KIP-848: a Fluxo and a @platformatic/kafka consumer split one group, read each record once and take over from each other', async (t) => {
   const s = await setup(t)
   await shareTakeOverAndBack(s, 'pl-848', { groupProtocol: 'consumer' }, platformaticMember(s, 'pl-848'), t)
+})
+
+test('KIP-848 with @platformatic/kafka while records keep coming: nothing lost, nothing Fluxo read is read again', async (t) => {
+  const s = await setup(t)
+  await handOverWhileProducing(
+    s,
+    'pl-848-flow',
+    { groupProtocol: 'consumer' },
+    platformaticMember(s, 'pl-848-flow'),
+    t,
+  )
 })
 
 // --- @confluentinc/kafka-javascript (librdkafka 2.15) ------------------------------------------
@@ -413,24 +518,41 @@ function confluentMember(s: Setup, confluent: ConfluentKafkaJS, groupId: string,
   }
 }
 
-test('KIP-848: a Fluxo and a librdkafka consumer (group.protocol=consumer) split one group, read each record once and take over from each other', async (t) => {
-  const confluent = loadConfluent(t)
-  if (!confluent) return
-  const s = await setup(t)
-  const foreign = confluentMember(s, confluent, 'rd-848', { 'group.protocol': 'consumer' })
-  await shareTakeOverAndBack(s, 'rd-848', { groupProtocol: 'consumer' }, foreign, t)
-})
+const librdkafkaGroups: {
+  name: string
+  groupId: string
+  librdkafka: object
+  fluxo: ConsumerOptions<string, string>
+}[] = [
+  {
+    name: 'KIP-848 (group.protocol=consumer)',
+    groupId: 'rd-848',
+    librdkafka: { 'group.protocol': 'consumer' },
+    fluxo: { groupProtocol: 'consumer' },
+  },
+  ...(['range', 'cooperative-sticky'] as const).map((assignor) => ({
+    name: `classic protocol, ${assignor}`,
+    groupId: `rd-classic-${assignor}`,
+    librdkafka: { kafkaJS: { partitionAssignors: [assignor], sessionTimeout: 6000, heartbeatInterval: 100 } },
+    fluxo: { groupProtocol: 'classic' as const, assignors: [assignor] },
+  })),
+]
 
-for (const assignor of ['range', 'cooperative-sticky'] as const) {
-  test(`classic protocol, ${assignor}: a Fluxo and a librdkafka consumer split one group, read each record once and take over from each other`, async (t) => {
+for (const g of librdkafkaGroups) {
+  test(`${g.name}: a Fluxo and a librdkafka consumer split one group, read each record once and take over from each other`, async (t) => {
     const confluent = loadConfluent(t)
     if (!confluent) return
     const s = await setup(t)
-    const groupId = `rd-classic-${assignor}`
-    const foreign = confluentMember(s, confluent, groupId, {
-      kafkaJS: { partitionAssignors: [assignor], sessionTimeout: 6000, heartbeatInterval: 100 },
-    })
-    await shareTakeOverAndBack(s, groupId, { groupProtocol: 'classic', assignors: [assignor] }, foreign, t)
+    const foreign = confluentMember(s, confluent, g.groupId, g.librdkafka)
+    await shareTakeOverAndBack(s, g.groupId, g.fluxo, foreign, t)
+  })
+
+  test(`${g.name} with librdkafka while records keep coming: nothing lost, nothing Fluxo read is read again`, async (t) => {
+    const confluent = loadConfluent(t)
+    if (!confluent) return
+    const s = await setup(t)
+    const foreign = confluentMember(s, confluent, g.groupId, g.librdkafka)
+    await handOverWhileProducing(s, g.groupId, g.fluxo, foreign, t)
   })
 }
 
