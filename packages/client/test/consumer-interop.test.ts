@@ -9,7 +9,9 @@ import { type TestContext, test } from 'node:test'
 import { type Broker, startBroker } from '@fluxo/broker'
 import { Consumer as PlatformaticConsumer, stringDeserializers } from '@platformatic/kafka'
 import { Kafka as KafkaJS, logLevel } from 'kafkajs'
+import { ApiKey } from '@fluxo/protocol'
 import { type ConsumerOptions, Kafka, stringSerde } from '../src/index.js'
+import { Cluster, CoordinatorType } from '../src/internal.js'
 import { sleep, take } from './consumer-support.js'
 
 const TOPIC = 'shared'
@@ -102,6 +104,35 @@ async function setup(t: TestContext) {
     return [...list].sort((a, b) => a.partition - b.partition).map((p) => p.offset)
   }
 
+  /**
+   * The group's assignment as its coordinator reports it, by member client id: DescribeGroups for a
+   * classic group, ConsumerGroupDescribe for a KIP-848 one.
+   */
+  const cluster = new Cluster({ bootstrap: [broker.bootstrap] })
+  cleanups.push(() => cluster.close())
+  async function coordinatorView(groupId: string, protocol: 'classic' | 'consumer') {
+    const view = new Map<string, number[]>()
+    if (protocol === 'classic') {
+      const [group] = await admin.describeGroups([groupId])
+      for (const m of group.members)
+        view.set(m.clientId, m.assignment.find((a) => a.topic === TOPIC)?.partitions ?? [])
+    } else {
+      const conn = await cluster.coordinator(groupId, CoordinatorType.group)
+      const res = await conn.request(ApiKey.ConsumerGroupDescribe, {
+        groupIds: [groupId],
+        includeAuthorizedOperations: false,
+      })
+      for (const m of res.groups[0].members) {
+        const tp = m.assignment.topicPartitions.find((a) => a.topicName === TOPIC)
+        view.set(
+          m.clientId,
+          [...(tp?.partitions ?? [])].sort((a, b) => a - b),
+        )
+      }
+    }
+    return view
+  }
+
   /** A Fluxo consumer reading with run(); a failure of its loop fails the test at the next wait. */
   function fluxo(
     name: string,
@@ -109,7 +140,8 @@ async function setup(t: TestContext) {
     received: Received[],
     options: ConsumerOptions<string, string>,
   ) {
-    const consumer = kafka.consumer<string, string>({
+    // Its own client id, by which the coordinator's view names it.
+    const consumer = new Kafka({ bootstrap: [broker.bootstrap], clientId: name }).consumer<string, string>({
       groupId,
       autoOffsetReset: 'earliest',
       // No periodic commit within a test: the offsets other members resume from are those Fluxo
@@ -175,7 +207,20 @@ async function setup(t: TestContext) {
     return { stop }
   }
 
-  return { broker, kafka, admin, cleanups, failures, waitFor, produce, keepProducing, committed, ends, fluxo }
+  return {
+    broker,
+    kafka,
+    admin,
+    cleanups,
+    failures,
+    waitFor,
+    produce,
+    keepProducing,
+    committed,
+    ends,
+    coordinatorView,
+    fluxo,
+  }
 }
 
 type Setup = Awaited<ReturnType<typeof setup>>
@@ -267,6 +312,19 @@ async function shareTakeOverAndBack(
   )
   t.diagnostic(`split: ${describe([f, x])} after ${Date.now() - started} ms`)
   const split = ownersOf([f, x])
+  // The coordinator agrees with what each member says it owns.
+  const protocol = fluxoOptions.groupProtocol ?? 'classic'
+  let view = ''
+  await s.waitFor(
+    "the coordinator's view to match the members'",
+    async () => {
+      const byClient = await s.coordinatorView(groupId, protocol)
+      view = [f, x].map((m) => `${m.name}=[${byClient.get(m.name)}]`).join(' ')
+      return view === describe([f, x])
+    },
+    () => `(coordinator ${view}, members ${describe([f, x])})`,
+  )
+  t.diagnostic(`the coordinator agrees: ${view}`)
   await receivedOnce(s, log, await s.produce('a', 300), split)
   assert.ok(
     received.some((r) => r.member === f.name) && received.some((r) => r.member === x.name),
