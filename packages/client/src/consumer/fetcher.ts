@@ -1,6 +1,7 @@
 /**
- * The consumer's fetch side: per-partition positions and bounded record buffers, one Fetch per
- * leader in flight (long-polling with fetch.max.wait.ms), offset resets through ListOffsets, and the
+ * The consumer's fetch side: per-partition positions and bounded record buffers, Fetches per leader
+ * (long-polling with fetch.max.wait.ms; a second one pipelined behind a first that cannot park, so
+ * the broker reads the log while this side decodes), offset resets through ListOffsets, and the
  * read_committed filter over the response's abortedTransactions (as Java's CompletedFetch does).
  *
  * Records are buffered per partition; a partition is fetched again only once its buffer holds less
@@ -96,11 +97,19 @@ export interface FetcherOptions {
   committed?: (tps: TopicPartition[]) => Promise<Map<string, { offset: number; leaderEpoch: number }>>
 }
 
+/** Fetches to one leader in flight at once: one being answered, one queued behind it at the broker. */
+const MAX_FETCHES_PER_NODE = 2
+
 export const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`
 
 export class Fetcher {
   readonly partitions = new Map<string, PartitionState>()
-  private readonly nodesInFlight = new Set<number>()
+  /**
+   * Fetches in flight per leader. A second one is pipelined behind the first (for partitions not in
+   * it) only while the first cannot park at the broker: Kafka answers in order on a connection, so
+   * a long-polling Fetch would hold up the one behind it.
+   */
+  private readonly nodesInFlight = new Map<number, { eager: boolean }[]>()
   private scheduled = false
   private wakeTimer: NodeJS.Timeout | undefined
   private closed = false
@@ -332,7 +341,13 @@ export class Fetcher {
         missing.add(s.topic)
         continue
       }
-      if (this.nodesInFlight.has(leader)) continue
+      const inFlight = this.nodesInFlight.get(leader)
+      if (inFlight) {
+        // Pipelined only behind fetches that cannot park, and only partitions with records waiting,
+        // so that this fetch cannot park either and hold up the next one.
+        if (inFlight.length >= MAX_FETCHES_PER_NODE || inFlight.some((f) => !f.eager)) continue
+        if (this.options.minBytes > 1 || s.fetchOffset >= s.highWatermark) continue
+      }
       const list = byNode.get(leader)
       if (list) list.push(s)
       else byNode.set(leader, [s])
@@ -346,7 +361,24 @@ export class Fetcher {
         .catch(() => {})
         .finally(() => this.wakeAt(Date.now() + this.cluster.retryOptions.initialRetryTimeMs))
     }
-    for (const [node, states] of byNode) void this.fetchFrom(node, states)
+    for (const [node, states] of byNode) {
+      // With nothing in flight and records waiting in several partitions, two fetches: the broker
+      // serves the second while this consumer reads and hands out the first's records, and the
+      // first's partitions are fetched again behind the second.
+      const waiting =
+        !this.nodesInFlight.has(node) && this.options.minBytes <= 1
+          ? states.filter((s) => s.fetchOffset < s.highWatermark)
+          : []
+      if (waiting.length >= 2) {
+        const first = waiting.slice(0, waiting.length >> 1)
+        const firstSet = new Set(first)
+        void this.fetchFrom(node, first)
+        void this.fetchFrom(
+          node,
+          states.filter((s) => !firstSet.has(s)),
+        )
+      } else void this.fetchFrom(node, states)
+    }
   }
 
   /** After NOT_LEADER_OR_FOLLOWER and the like: fetch metadata again before the next attempt. */
@@ -479,7 +511,13 @@ export class Fetcher {
   }
 
   private async fetchFrom(node: number, states: PartitionState[]): Promise<void> {
-    this.nodesInFlight.add(node)
+    // Answered at once (minBytes 1) when some partition is known to have records past its offset.
+    const flight = {
+      eager: this.options.minBytes <= 1 && states.some((s) => s.fetchOffset < s.highWatermark),
+    }
+    const flights = this.nodesInFlight.get(node)
+    if (flights) flights.push(flight)
+    else this.nodesInFlight.set(node, [flight])
     const sent = states.map((s) => ({ s, version: s.version, offset: s.fetchOffset }))
     for (const s of states) s.fetching = true
     try {
@@ -551,7 +589,11 @@ export class Fetcher {
       } else this.fail(err as Error)
     } finally {
       for (const s of states) s.fetching = false
-      this.nodesInFlight.delete(node)
+      const list = this.nodesInFlight.get(node)
+      if (list) {
+        list.splice(list.indexOf(flight), 1)
+        if (list.length === 0) this.nodesInFlight.delete(node)
+      }
       this.schedule()
     }
   }
