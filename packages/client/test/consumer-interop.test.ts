@@ -45,7 +45,8 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 
 /**
  * An embedded broker whose KIP-848 groups heartbeat every 100 ms, and a list of things to close that
- * runs last-in first-out (members before the broker: librdkafka waits for a broker that is gone).
+ * runs last-in first-out (members before the broker: librdkafka waits for a broker that is gone);
+ * a close that fails or takes longer than 15 s fails the test.
  * `failures` collects errors of consumers running in the background; `waitFor` throws the first.
  */
 async function setup(t: TestContext) {
@@ -59,8 +60,11 @@ async function setup(t: TestContext) {
   })
   const cleanups: (() => Promise<unknown>)[] = [() => broker.close()]
   t.after(async () => {
+    // Everything is closed even if something fails to; then the first failure fails the test.
+    const errors: unknown[] = []
     for (const close of cleanups.reverse())
-      await withTimeout(close(), 15_000, 'cleanup').catch((err) => t.diagnostic(String(err)))
+      await withTimeout(close(), 15_000, 'close').catch((err) => errors.push(err))
+    if (errors.length > 0) throw errors[0]
   })
   const failures: Error[] = []
   const kafka = new Kafka({ bootstrap: [broker.bootstrap], clientId: 'consumer-interop' })
