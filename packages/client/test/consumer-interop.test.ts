@@ -618,6 +618,50 @@ for (const g of librdkafkaGroups) {
   })
 }
 
+test('KIP-848: Fluxo, @platformatic/kafka and librdkafka in one group: two partitions each, each record once; when Fluxo leaves the others share its partitions', async (t) => {
+  const confluent = loadConfluent(t)
+  if (!confluent) return
+  const s = await setup(t)
+  const groupId = 'three-848'
+  const log: ReadLog = { records: [], checked: 0 }
+  const f = s.fluxo('fluxo', groupId, log.records, { groupProtocol: 'consumer' })
+  const p = await platformaticMember(s, groupId)('platformatic', log.records)
+  const r = await confluentMember(s, confluent, groupId, { 'group.protocol': 'consumer' })(
+    'librdkafka',
+    log.records,
+  )
+  await s.waitFor(
+    'two partitions each',
+    () => splitOnce([f, p, r]) && [f, p, r].every((m) => m.partitions().length === 2),
+    () => describe([f, p, r]),
+  )
+  let view = ''
+  await s.waitFor(
+    "the coordinator's view to match the members'",
+    async () => {
+      const byClient = await s.coordinatorView(groupId, 'consumer')
+      view = [f, p, r].map((m) => `${m.name}=[${byClient.get(m.name)}]`).join(' ')
+      return view === describe([f, p, r])
+    },
+    () => `(coordinator ${view}, members ${describe([f, p, r])})`,
+  )
+  t.diagnostic(describe([f, p, r]))
+  await receivedOnce(s, log, await s.produce('a', 300), ownersOf([f, p, r]))
+  for (const m of [f, p, r])
+    assert.ok(
+      log.records.some((x) => x.member === m.name),
+      `${m.name} read records`,
+    )
+
+  await withTimeout(f.close(), 15_000, 'Fluxo close')
+  await s.waitFor(
+    'the other two to share the Fluxo member’s partitions',
+    () => splitOnce([p, r]),
+    () => describe([p, r]),
+  )
+  await receivedOnce(s, log, await s.produce('b', 120), ownersOf([p, r]))
+})
+
 // --- KafkaJS: offsets as other clients see them -------------------------------------------------
 
 for (const groupProtocol of ['classic', 'consumer'] as const) {
