@@ -598,6 +598,16 @@ const librdkafkaGroups: {
     librdkafka: { kafkaJS: { partitionAssignors: [assignor], sessionTimeout: 6000, heartbeatInterval: 100 } },
     fluxo: { groupProtocol: 'classic' as const, assignors: [assignor] },
   })),
+  {
+    // The only assignor both offer is cooperative-sticky, but Fluxo follows the eager protocol
+    // (range is not cooperative), as Java does in the first step of a move to cooperative-sticky.
+    name: 'classic protocol, Fluxo default assignors (range, cooperative-sticky) and librdkafka cooperative-sticky',
+    groupId: 'rd-classic-mixed',
+    librdkafka: {
+      kafkaJS: { partitionAssignors: ['cooperative-sticky'], sessionTimeout: 6000, heartbeatInterval: 100 },
+    },
+    fluxo: { groupProtocol: 'classic' },
+  },
 ]
 
 for (const g of librdkafkaGroups) {
