@@ -407,7 +407,10 @@ async function handOverWhileProducing(
   await s.waitFor(
     `all ${sent.length} records`,
     () => seen().size === sent.length,
-    () => `(got ${seen().size})`,
+    () => {
+      const got = seen()
+      return `(got ${got.size}; missing ${sent.filter((v) => !got.has(v)).slice(0, 10)}…)`
+    },
   )
   await sleep(300)
   const read = seen()
