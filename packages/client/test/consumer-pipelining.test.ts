@@ -18,7 +18,7 @@ interface HeldFetch {
 
 const HIGH_WATERMARK = 100
 
-function scriptedCluster() {
+function scriptedCluster(lastStableOffset = HIGH_WATERMARK) {
   const held: HeldFetch[] = []
   const connection = {
     versionFor: () => 12,
@@ -40,7 +40,7 @@ function scriptedCluster() {
                     partitionIndex: p.partition,
                     errorCode: 0,
                     highWatermark: HIGH_WATERMARK,
-                    lastStableOffset: HIGH_WATERMARK,
+                    lastStableOffset,
                     logStartOffset: 0,
                     divergingEpoch: null,
                     currentLeader: null,
@@ -171,4 +171,40 @@ test('a pause while a pipelined fetch is in flight hands out nothing more of tha
   assert.equal(fetcher.get('t', 1)!.position, 2)
   fetcher.setPaused([{ topic: 't', partition: 1 }], false)
   assert.deepEqual(drain(fetcher), ['p1@2', 'p1@3', 'p1@4'])
+})
+
+test('read_committed: no fetch is pipelined for partitions at their last stable offset (the broker would park it)', async (t) => {
+  const { cluster, held } = scriptedCluster(2) // an open transaction from offset 2 on
+  const fetcher = new Fetcher(cluster, {
+    isolationLevel: 'read_committed',
+    autoOffsetReset: 'none',
+    minBytes: 1,
+    maxBytes: 1 << 20,
+    maxPartitionBytes: 1 << 20,
+    maxWaitMs: 500,
+  })
+  t.after(() => fetcher.close())
+  fetcher.add([
+    { topic: 't', partition: 0, offset: 0 },
+    { topic: 't', partition: 1, offset: 0 },
+  ])
+  await until(() => held.length === 1, 'the first fetch', 3000)
+  held.shift()!.answer(
+    new Map([
+      [0, batch(0, 0, 2)],
+      [1, batch(1, 0, 2)],
+    ]),
+  )
+  await until(() => held.length === 1, 'the next fetch', 3000)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  assert.deepEqual(
+    held.map((h) => h.partitions.map((p) => [p.partition, p.fetchOffset])),
+    [
+      [
+        [0, 2],
+        [1, 2],
+      ],
+    ],
+  )
+  assert.deepEqual(drain(fetcher).sort(), ['p0@0', 'p0@1', 'p1@0', 'p1@1'])
 })

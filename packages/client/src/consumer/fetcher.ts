@@ -75,6 +75,11 @@ export interface PartitionState extends TopicPartition {
   bufferHead: number
   bufferedBytes: number
   highWatermark: number
+  /**
+   * Where a fetch stops at the last response: the high watermark, or under read_committed the last
+   * stable offset. A fetch from below it is answered at once; -1 while unknown.
+   */
+  readableEnd: number
   /** Bumped by seek and reset: responses to fetches sent before are dropped. */
   version: number
   fetching: boolean
@@ -147,6 +152,7 @@ export class Fetcher {
           bufferHead: 0,
           bufferedBytes: 0,
           highWatermark: -1,
+          readableEnd: -1,
           version: 0,
           fetching: false,
           initializing: false,
@@ -346,7 +352,7 @@ export class Fetcher {
         // Pipelined only behind fetches that cannot park, and only partitions with records waiting,
         // so that this fetch cannot park either and hold up the next one.
         if (inFlight.length >= MAX_FETCHES_PER_NODE || inFlight.some((f) => !f.eager)) continue
-        if (this.options.minBytes > 1 || s.fetchOffset >= s.highWatermark) continue
+        if (this.options.minBytes > 1 || s.fetchOffset >= s.readableEnd) continue
       }
       const list = byNode.get(leader)
       if (list) list.push(s)
@@ -367,7 +373,7 @@ export class Fetcher {
       // first's partitions are fetched again behind the second.
       const waiting =
         !this.nodesInFlight.has(node) && this.options.minBytes <= 1
-          ? states.filter((s) => s.fetchOffset < s.highWatermark)
+          ? states.filter((s) => s.fetchOffset < s.readableEnd)
           : []
       if (waiting.length >= 2) {
         const first = waiting.slice(0, waiting.length >> 1)
@@ -513,7 +519,7 @@ export class Fetcher {
   private async fetchFrom(node: number, states: PartitionState[]): Promise<void> {
     // Answered at once (minBytes 1) when some partition is known to have records past its offset.
     const flight = {
-      eager: this.options.minBytes <= 1 && states.some((s) => s.fetchOffset < s.highWatermark),
+      eager: this.options.minBytes <= 1 && states.some((s) => s.fetchOffset < s.readableEnd),
     }
     const flights = this.nodesInFlight.get(node)
     if (flights) flights.push(flight)
@@ -606,6 +612,7 @@ export class Fetcher {
     if (p.errorCode === ErrorCode.NONE) {
       s.failures = 0
       s.highWatermark = p.highWatermark
+      s.readableEnd = this.options.isolationLevel === 'read_committed' ? p.lastStableOffset : p.highWatermark
       if (!p.records || p.records.length === 0) return
       let batches: RecordBatch[]
       try {
