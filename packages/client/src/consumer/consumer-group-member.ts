@@ -12,7 +12,13 @@ import { type Cluster, CoordinatorType } from '../cluster/cluster.js'
 import { KafkaError, isRetriable } from '../errors.js'
 import type { TopicPartitionOffset } from '../producer/transaction.js'
 import { type TopicPartition, tpKey } from './fetcher.js'
-import type { GroupMemberOptions, Membership, RebalanceListeners } from './group.js'
+import {
+  type GroupMemberOptions,
+  type Membership,
+  type RebalanceListeners,
+  callRebalanceListener,
+  losePartitions,
+} from './group.js'
 import {
   type CommittedOffset,
   checkCoordinatorError,
@@ -232,24 +238,12 @@ export class ConsumerGroupMember implements Membership {
   }
 
   private async lose(): Promise<void> {
-    const owned = this.options.owned()
     this.joined = false
-    if (owned.length === 0) return
-    this.options.removePartitions(owned)
-    await this.callListener(
-      this.options.listeners.onPartitionsLost ? 'onPartitionsLost' : 'onPartitionsRevoked',
-      owned,
-    )
+    await losePartitions(this.options, (err) => this.fail(err))
   }
 
-  private async callListener(name: keyof RebalanceListeners, tps: TopicPartition[]): Promise<void> {
-    const listener = this.options.listeners[name]
-    if (!listener) return
-    try {
-      await listener(tps)
-    } catch (err) {
-      this.fail(err as Error)
-    }
+  private callListener(name: keyof RebalanceListeners, tps: TopicPartition[]): Promise<void> {
+    return callRebalanceListener(this.options.listeners, name, tps, (err) => this.fail(err))
   }
 
   private async topicName(topicId: string): Promise<string | undefined> {

@@ -73,6 +73,40 @@ export interface GroupMemberOptions {
   notify(): void
 }
 
+/**
+ * Calls a rebalance listener. Kafka's consumer rethrows a listener's failure from poll(); here it
+ * goes to `fail`, and the iterator or run() throws it.
+ */
+export async function callRebalanceListener(
+  listeners: RebalanceListeners,
+  name: keyof RebalanceListeners,
+  tps: TopicPartition[],
+  fail: (err: Error) => void,
+): Promise<void> {
+  const listener = listeners[name]
+  if (!listener) return
+  try {
+    await listener(tps)
+  } catch (err) {
+    fail(err as Error)
+  }
+}
+
+/**
+ * The member's partitions already belong to others (fenced, expired): they go without a commit,
+ * and the application hears onPartitionsLost (onPartitionsRevoked without one, as in Kafka).
+ */
+export async function losePartitions(
+  options: Pick<GroupMemberOptions, 'owned' | 'removePartitions' | 'listeners'>,
+  fail: (err: Error) => void,
+): Promise<void> {
+  const owned = options.owned()
+  if (owned.length === 0) return
+  options.removePartitions(owned)
+  const name = options.listeners.onPartitionsLost ? 'onPartitionsLost' : 'onPartitionsRevoked'
+  await callRebalanceListener(options.listeners, name, owned, fail)
+}
+
 /** Errors after which the member must join again with a new member id or generation. */
 const REJOIN_CODES: ReadonlySet<number> = new Set([
   ErrorCode.UNKNOWN_MEMBER_ID,
@@ -470,28 +504,14 @@ export class GroupMember implements Membership {
     this.options.removePartitions(tps)
   }
 
-  /** The partitions already belong to others (fenced, expired): nothing is committed. */
   private async lose(): Promise<void> {
-    const owned = this.options.owned()
     this.generationId = -1
     this.state = 'unjoined'
-    if (owned.length === 0) return
-    this.options.removePartitions(owned)
-    await this.callListener(
-      this.options.listeners.onPartitionsLost ? 'onPartitionsLost' : 'onPartitionsRevoked',
-      owned,
-    )
+    await losePartitions(this.options, (err) => this.fail(err))
   }
 
-  private async callListener(name: keyof RebalanceListeners, tps: TopicPartition[]): Promise<void> {
-    const listener = this.options.listeners[name]
-    if (!listener) return
-    try {
-      await listener(tps)
-    } catch (err) {
-      // Kafka's consumer rethrows a listener's failure from poll(); here the iterator or run() throws it.
-      this.fail(err as Error)
-    }
+  private callListener(name: keyof RebalanceListeners, tps: TopicPartition[]): Promise<void> {
+    return callRebalanceListener(this.options.listeners, name, tps, (err) => this.fail(err))
   }
 
   private async heartbeat(): Promise<void> {
