@@ -15,14 +15,15 @@ import { Compression, type CompressionType } from '../src/records/batch-header.j
 
 const CODECS = Object.entries(Compression) as [string, CompressionType][]
 
+const TEXT = Buffer.from('{"user":"alice","event":"click","n":42}\n'.repeat(5000))
+
 function samples(): Buffer[] {
-  const text = Buffer.from('{"user":"alice","event":"click","n":42}\n'.repeat(5000))
   return [
     Buffer.alloc(0),
     Buffer.from('x'),
     randomBytes(1000),
-    text,
-    Buffer.concat([randomBytes(70_000), text]),
+    TEXT,
+    Buffer.concat([randomBytes(70_000), TEXT]),
   ]
 }
 
@@ -43,7 +44,7 @@ for (const [name, type] of CODECS) {
       assert.deepEqual(await decompress(type, packed), data)
       assert.deepEqual(decompressSync(type, packed), data)
       assert.deepEqual(await decompress(type, packedSync), data)
-      if (type !== Compression.none && data.length > 10_000 && data[0] === 0x7b) {
+      if (type !== Compression.none && data === TEXT) {
         assert.ok(packed.length < data.length / 4, `${name} compresses repetitive data`)
       }
     }
